@@ -1,0 +1,135 @@
+"""The module's servlets are served from Synapse's own resources, with the same
+behaviour as built-in ones, and only on homeservers that load the module."""
+
+import re
+from collections.abc import Iterable
+from http import HTTPStatus
+
+from synapse.api.errors import Codes
+from synapse.http.server import JsonResource
+from synapse.http.servlet import RestServlet
+from synapse.http.site import SynapseRequest
+from synapse.module_api import ModuleApi
+from synapse.rest import ClientRestResource
+from synapse.server import HomeServer
+from synapse.types import JsonDict
+from synapse.util.clock import Clock
+from twisted.internet.testing import MemoryReactor
+
+from msc_extensions._synapse_private import homeserver_of
+from msc_extensions.feature import Feature
+from msc_extensions.routing import FeatureRouter
+from tests.integration.harness import ModuleTestCase
+from tests.unittest import HomeserverTestCase
+
+
+class _EchoServlet(RestServlet):
+    PATTERNS = [re.compile("^/_matrix/client/unstable/org.example.probe/echo$")]
+
+    async def on_GET(self, request: SynapseRequest) -> tuple[int, JsonDict]:
+        return 200, {"echo": True}
+
+
+class _ProbeFeature(Feature):
+    name = "probe"
+    unstable_features = ("org.example.probe",)
+
+    def client_servlets(self) -> Iterable[RestServlet]:
+        return [_EchoServlet()]
+
+
+class ModuleRoutingTestCase(ModuleTestCase):
+    def prepare(self, reactor: MemoryReactor, clock: Clock, hs: HomeServer) -> None:
+        self.admin_id, self.admin_token = self.register_admin()
+        self.user_id, self.user_token = self.register_member("alice")
+
+    def test_admin_status_answers_for_server_admins(self) -> None:
+        code, body = self.request_json(
+            "GET",
+            "/_synapse/admin/v1/msc_extensions/status",
+            access_token=self.admin_token,
+        )
+        self.assertEqual(code, 200, body)
+        self.assertEqual(
+            set(body["features"]),
+            {"msc3192", "msc4046", "msc2314", "msc3895", "msc3902"},
+        )
+
+    def test_admin_status_refuses_other_users(self) -> None:
+        code, body = self.request_json(
+            "GET",
+            "/_synapse/admin/v1/msc_extensions/status",
+            access_token=self.user_token,
+        )
+        self.assertEqual(code, HTTPStatus.FORBIDDEN, body)
+        self.assertEqual(body["errcode"], Codes.FORBIDDEN)
+
+    def test_admin_status_needs_a_token(self) -> None:
+        code, body = self.request_json(
+            "GET", "/_synapse/admin/v1/msc_extensions/status"
+        )
+        self.assertEqual(code, HTTPStatus.UNAUTHORIZED, body)
+        self.assertEqual(body["errcode"], Codes.MISSING_TOKEN)
+
+    def test_wrong_method_is_405_like_built_in_routes(self) -> None:
+        code, body = self.request_json(
+            "POST",
+            "/_synapse/admin/v1/msc_extensions/status",
+            access_token=self.admin_token,
+        )
+        self.assertEqual(code, HTTPStatus.METHOD_NOT_ALLOWED, body)
+        self.assertEqual(body["errcode"], Codes.UNRECOGNIZED)
+
+    def test_options_gets_cors_headers(self) -> None:
+        channel = self.make_request(
+            "OPTIONS", "/_synapse/admin/v1/msc_extensions/status"
+        )
+        self.assertEqual(channel.code, 204)
+        self.assertEqual(
+            channel.headers.getRawHeaders(b"Access-Control-Allow-Origin"), [b"*"]
+        )
+
+    def test_versions_keeps_synapse_features(self) -> None:
+        code, body = self.request_json("GET", "/_matrix/client/versions")
+        self.assertEqual(code, 200, body)
+        self.assertIn("v1.11", body["versions"])
+        # Synapse's own flags are still there next to ours.
+        self.assertIn("org.matrix.label_based_filtering", body["unstable_features"])
+
+
+class FeatureRouterTestCase(HomeserverTestCase):
+    """A feature's servlets reach every client resource built for its homeserver."""
+
+    def make_homeserver(self, reactor: MemoryReactor, clock: Clock) -> HomeServer:
+        hs = self.setup_test_homeserver()
+        api: ModuleApi = hs.get_module_api()
+        FeatureRouter(homeserver_of(api), [_ProbeFeature()]).install()
+        return hs
+
+    def create_resource_dict(self) -> dict[str, JsonResource]:
+        return {"/_matrix/client": ClientRestResource(self.hs)}
+
+    def test_feature_servlet_answers(self) -> None:
+        channel = self.make_request(
+            "GET", "/_matrix/client/unstable/org.example.probe/echo"
+        )
+        self.assertEqual(channel.code, 200, channel.json_body)
+        self.assertEqual(channel.json_body, {"echo": True})
+
+    def test_versions_advertises_feature(self) -> None:
+        channel = self.make_request("GET", "/_matrix/client/versions")
+        self.assertEqual(channel.code, 200)
+        self.assertIs(channel.json_body["unstable_features"]["org.example.probe"], True)
+
+    def test_media_only_resource_gets_no_feature_servlets(self) -> None:
+        resource = ClientRestResource(self.hs, servlet_groups=["media"])
+        self.assertFalse(
+            any("org.example.probe" in p.pattern for p in resource._routes),
+        )
+
+    def test_other_homeserver_in_process_is_untouched(self) -> None:
+        other = self.setup_test_homeserver(name="other.example.com")
+        resource = ClientRestResource(other)
+        self.assertFalse(
+            any("org.example.probe" in p.pattern for p in resource._routes)
+        )
