@@ -11,7 +11,7 @@ from typing import Any
 
 from synapse.module_api.errors import ConfigError
 
-from msc_extensions._synapse_private import parse_synapse_duration
+from msc_extensions._synapse_private.resources import parse_synapse_duration
 
 
 class SectionReader:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 from synapse.http.servlet import RestServlet
 
 if TYPE_CHECKING:
-    from msc_extensions._synapse_private import (
+    from msc_extensions._synapse_private.resources import (
         FederationAuthenticator,
         FederationRateLimiter,
         FederationServlet,

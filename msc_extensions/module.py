@@ -7,7 +7,7 @@ import synapse
 from synapse.module_api import ModuleApi
 from synapse.module_api.errors import ConfigError
 
-from msc_extensions._synapse_private import (
+from msc_extensions._synapse_private.resources import (
     NEWEST_TESTED_SYNAPSE,
     OLDEST_SUPPORTED_SYNAPSE,
     homeserver_of,

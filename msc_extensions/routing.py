@@ -11,12 +11,11 @@ client path.
 import logging
 from collections.abc import Sequence
 
-from synapse.http.server import HttpServer
-from synapse.server import HomeServer
-
-from msc_extensions._synapse_private import (
+from msc_extensions._synapse_private.resources import (
     FederationAuthenticator,
     FederationRateLimiter,
+    HomeServer,
+    HttpServer,
     VersionsServletWithModuleFeatures,
     install_resource_hooks,
 )

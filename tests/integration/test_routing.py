@@ -16,7 +16,7 @@ from synapse.types import JsonDict
 from synapse.util.clock import Clock
 from twisted.internet.testing import MemoryReactor
 
-from msc_extensions._synapse_private import homeserver_of
+from msc_extensions._synapse_private.resources import homeserver_of
 from msc_extensions.feature import Feature
 from msc_extensions.routing import FeatureRouter
 from tests.integration.harness import ModuleTestCase

@@ -1,4 +1,4 @@
-"""Every use of Synapse's private APIs, in one place.
+"""Private APIs for serving servlets and for reaching the HomeServer.
 
 Synapse's ``ModuleApi`` is the supported surface for modules, but it cannot do all
 that this module needs. Each item below says what it relies on, so that a Synapse
@@ -60,6 +60,8 @@ __all__ = [
     "FederationAuthenticator",
     "FederationRateLimiter",
     "FederationServlet",
+    "HomeServer",
+    "HttpServer",
     "ResourceListener",
     "homeserver_of",
     "install_resource_hooks",
