@@ -115,10 +115,10 @@ class ResourceListener(Protocol):
     def on_admin_resource(self, resource: HttpServer) -> None: ...
 
 
-# One listener per HomeServer. Weak keys: a HomeServer that is gone (several are made
-# and dropped in one test process) takes its entry with it, and a HomeServer without
-# the module has no entry, so its resources stay exactly as Synapse built them.
-_listeners: "weakref.WeakKeyDictionary[HomeServer, ResourceListener]" = (
+# The listeners of each HomeServer. Weak keys: a HomeServer that is gone (several are
+# made and dropped in one test process) takes its entry with it, and a HomeServer
+# without the module has no entry, so its resources stay exactly as Synapse built them.
+_listeners: "weakref.WeakKeyDictionary[HomeServer, list[ResourceListener]]" = (
     weakref.WeakKeyDictionary()
 )
 _hooks_installed = False
@@ -131,7 +131,7 @@ def install_resource_hooks(hs: HomeServer, listener: ResourceListener) -> None:
     Must run before Synapse starts listening: Synapse loads modules first.
     """
     _install_hooks_once()
-    _listeners[hs] = listener
+    _listeners.setdefault(hs, []).append(listener)
 
 
 def _install_hooks_once() -> None:
@@ -148,10 +148,10 @@ def _install_hooks_once() -> None:
         servlet_groups: Iterable[str] | None = None,
     ) -> None:
         synapse_register_client_servlets(client_resource, hs, servlet_groups)
-        listener = _listeners.get(hs)
         # Listeners that serve only media ask for the "media" group alone.
-        if listener is not None and (not servlet_groups or "client" in servlet_groups):
-            listener.on_client_resource(client_resource)
+        if not servlet_groups or "client" in servlet_groups:
+            for listener in _listeners.get(hs, ()):
+                listener.on_client_resource(client_resource)
 
     ClientRestResource.register_servlets = staticmethod(  # type: ignore[method-assign]
         register_client_servlets
@@ -163,11 +163,13 @@ def _install_hooks_once() -> None:
 
     def register_federation_servlets(self: TransportLayerServer) -> None:
         synapse_register_federation_servlets(self)
-        listener = _listeners.get(self.hs)
         # Listeners that serve only media or openid name their groups.
         groups = self.servlet_groups
-        if listener is not None and (not groups or "federation" in groups):
-            listener.on_federation_resource(self, self.authenticator, self.ratelimiter)
+        if not groups or "federation" in groups:
+            for listener in _listeners.get(self.hs, ()):
+                listener.on_federation_resource(
+                    self, self.authenticator, self.ratelimiter
+                )
 
     TransportLayerServer.register_servlets = register_federation_servlets  # type: ignore[method-assign]
 
@@ -175,8 +177,7 @@ def _install_hooks_once() -> None:
 
     def register_admin_servlets(hs: HomeServer, http_server: HttpServer) -> None:
         synapse_register_admin_servlets(hs, http_server)
-        listener = _listeners.get(hs)
-        if listener is not None:
+        for listener in _listeners.get(hs, ()):
             listener.on_admin_resource(http_server)
 
     synapse.rest.admin.register_servlets = register_admin_servlets
