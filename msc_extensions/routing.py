@@ -16,7 +16,6 @@ from msc_extensions._synapse_private.resources import (
     FederationRateLimiter,
     HomeServer,
     HttpServer,
-    VersionsServletWithModuleFeatures,
     install_resource_hooks,
 )
 from msc_extensions.feature import Feature
@@ -38,9 +37,6 @@ class FeatureRouter:
         return [flag for f in self._features for flag in f.unstable_features]
 
     def on_client_resource(self, resource: HttpServer) -> None:
-        VersionsServletWithModuleFeatures(self._hs, self.unstable_features).register(
-            resource
-        )
         for feature in self._features:
             for servlet in feature.client_servlets():
                 servlet.register(resource)

@@ -103,6 +103,8 @@ def parse_synapse_duration(value: object) -> int:
 class ResourceListener(Protocol):
     """Receives each resource tree Synapse builds for a homeserver."""
 
+    def unstable_features(self) -> Iterable[str]: ...
+
     def on_client_resource(self, resource: HttpServer) -> None: ...
 
     def on_federation_resource(
@@ -149,8 +151,12 @@ def _install_hooks_once() -> None:
     ) -> None:
         synapse_register_client_servlets(client_resource, hs, servlet_groups)
         # Listeners that serve only media ask for the "media" group alone.
-        if not servlet_groups or "client" in servlet_groups:
-            for listener in _listeners.get(hs, ()):
+        listeners = _listeners.get(hs)
+        if listeners and (not servlet_groups or "client" in servlet_groups):
+            VersionsServletWithModuleFeatures(
+                hs, lambda: _unstable_features_of(hs)
+            ).register(client_resource)
+            for listener in listeners:
                 listener.on_client_resource(client_resource)
 
     ClientRestResource.register_servlets = staticmethod(  # type: ignore[method-assign]
@@ -181,6 +187,14 @@ def _install_hooks_once() -> None:
             listener.on_admin_resource(http_server)
 
     synapse.rest.admin.register_servlets = register_admin_servlets
+
+
+def _unstable_features_of(hs: HomeServer) -> list[str]:
+    return [
+        flag
+        for listener in _listeners.get(hs, ())
+        for flag in listener.unstable_features()
+    ]
 
 
 class VersionsServletWithModuleFeatures(VersionsRestServlet):
