@@ -1,0 +1,113 @@
+"""Configuration parsing: no homeserver needed."""
+
+from typing import Any
+
+from synapse.module_api.errors import ConfigError
+from twisted.trial import unittest
+
+from msc_extensions import MscExtensions
+from msc_extensions.config import MscExtensionsConfig
+from msc_extensions.config_reader import SectionReader
+
+SECTIONS = ("msc3192", "msc4046", "msc2314", "msc3895", "msc3902")
+
+
+class ModuleConfigTestCase(unittest.TestCase):
+    def assert_config_error(
+        self, raw: Any, path: tuple[str, ...], fragment: str
+    ) -> None:
+        with self.assertRaises(ConfigError) as raised:
+            MscExtensions.parse_config(raw)
+        self.assertEqual(tuple(raised.exception.path or ()), path)
+        self.assertIn(fragment, raised.exception.msg)
+
+    def test_empty_config_enables_every_feature(self) -> None:
+        for raw in ({}, None):
+            config = MscExtensions.parse_config(raw)  # type: ignore[arg-type]
+            for section in SECTIONS:
+                self.assertTrue(getattr(config, section).enabled, section)
+
+    def test_each_feature_can_be_disabled(self) -> None:
+        for section in SECTIONS:
+            config = MscExtensions.parse_config({section: {"enabled": False}})
+            self.assertFalse(getattr(config, section).enabled, section)
+            others = [s for s in SECTIONS if s != section]
+            self.assertTrue(all(getattr(config, s).enabled for s in others))
+
+    def test_unknown_top_level_key_is_an_error(self) -> None:
+        self.assert_config_error({"msc9999": {}}, ("msc9999",), "unknown key")
+
+    def test_unknown_key_in_a_section_names_its_path(self) -> None:
+        self.assert_config_error(
+            {"msc3902": {"enabled": True, "no_such_key": 1}},
+            ("msc3902", "no_such_key"),
+            "unknown key",
+        )
+
+    def test_wrong_type_names_the_key(self) -> None:
+        self.assert_config_error(
+            {"msc3192": {"enabled": "yes"}}, ("msc3192", "enabled"), "true or false"
+        )
+
+    def test_section_must_be_a_mapping(self) -> None:
+        self.assert_config_error({"msc4046": ["enabled"]}, ("msc4046",), "mapping")
+
+    def test_config_must_be_a_mapping(self) -> None:
+        with self.assertRaises(ConfigError):
+            MscExtensionsConfig.from_config(["msc3192"])  # type: ignore[arg-type]
+
+    def test_config_is_frozen(self) -> None:
+        config = MscExtensions.parse_config({})
+        with self.assertRaises(AttributeError):
+            config.msc3192 = config.msc4046  # type: ignore[misc]
+
+
+class SectionReaderTestCase(unittest.TestCase):
+    def reader(self, **values: Any) -> SectionReader:
+        return SectionReader(values, ("section",))
+
+    def test_durations_take_synapse_forms(self) -> None:
+        cases = {
+            "30s": 30_000,
+            "5m": 300_000,
+            "1h": 3_600_000,
+            1500: 1500,
+            "2d": 172_800_000,
+        }
+        for given, expected in cases.items():
+            self.assertEqual(self.reader(d=given).read_duration_ms("d", 1), expected)
+
+    def test_duration_default_when_absent(self) -> None:
+        self.assertEqual(self.reader().read_duration_ms("d", 60_000), 60_000)
+
+    def test_bad_durations_name_the_key(self) -> None:
+        for bad in ("soon", "5x", True, [5], 0, -1000):
+            with self.assertRaises(ConfigError) as raised:
+                self.reader(d=bad).read_duration_ms("d", 1)
+            self.assertEqual(tuple(raised.exception.path or ()), ("section", "d"), bad)
+
+    def test_int_bounds(self) -> None:
+        reader = self.reader(n=51)
+        with self.assertRaises(ConfigError) as raised:
+            reader.read_int("n", 50, minimum=1, maximum=50)
+        self.assertIn("at most 50", raised.exception.msg)
+        with self.assertRaises(ConfigError):
+            self.reader(n=True).read_int("n", 1)
+        with self.assertRaises(ConfigError):
+            self.reader(n=1.5).read_int("n", 1)
+
+    def test_float_accepts_ints_but_not_bools(self) -> None:
+        self.assertEqual(self.reader(f=2).read_float("f", 1.0), 2.0)
+        with self.assertRaises(ConfigError):
+            self.reader(f=False).read_float("f", 1.0)
+
+    def test_choice(self) -> None:
+        self.assertEqual(
+            self.reader(c="stable").read_choice(
+                "c", "unstable", ("stable", "unstable")
+            ),
+            "stable",
+        )
+        with self.assertRaises(ConfigError) as raised:
+            self.reader(c="other").read_choice("c", "unstable", ("stable", "unstable"))
+        self.assertIn("stable, unstable", raised.exception.msg)
