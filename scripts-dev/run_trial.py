@@ -42,7 +42,8 @@ def main() -> int:
     if returncode != 0 and counts["failed"] == 0:
         counts["failed"] = 1  # trial itself failed before it could count
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / "trial.json").write_text(json.dumps(counts))
+    name = os.environ.get("MSC_EXTENSIONS_RESULTS_NAME", "trial")
+    (RESULTS_DIR / f"{name}.json").write_text(json.dumps(counts))
     return returncode
 
 
