@@ -1,41 +1,21 @@
 """The module's servlets are served from Synapse's own resources, with the same
 behaviour as built-in ones, and only on homeservers that load the module."""
 
-import re
-from collections.abc import Iterable
 from http import HTTPStatus
 
 from synapse.api.errors import Codes
 from synapse.http.server import JsonResource
-from synapse.http.servlet import RestServlet
-from synapse.http.site import SynapseRequest
 from synapse.module_api import ModuleApi
 from synapse.rest import ClientRestResource
 from synapse.server import HomeServer
-from synapse.types import JsonDict
 from synapse.util.clock import Clock
 from twisted.internet.testing import MemoryReactor
 
 from msc_extensions._synapse_private.resources import homeserver_of
-from msc_extensions.feature import Feature
 from msc_extensions.routing import FeatureRouter
 from tests.integration.harness import ModuleTestCase
+from tests.integration.probe import CLIENT_PATH, FLAG, ProbeFeature
 from tests.unittest import HomeserverTestCase
-
-
-class _EchoServlet(RestServlet):
-    PATTERNS = [re.compile("^/_matrix/client/unstable/org.example.probe/echo$")]
-
-    async def on_GET(self, request: SynapseRequest) -> tuple[int, JsonDict]:
-        return 200, {"echo": True}
-
-
-class _ProbeFeature(Feature):
-    name = "probe"
-    unstable_features = ("org.example.probe",)
-
-    def client_servlets(self) -> Iterable[RestServlet]:
-        return [_EchoServlet()]
 
 
 class ModuleRoutingTestCase(ModuleTestCase):
@@ -103,23 +83,21 @@ class FeatureRouterTestCase(HomeserverTestCase):
     def make_homeserver(self, reactor: MemoryReactor, clock: Clock) -> HomeServer:
         hs = self.setup_test_homeserver()
         api: ModuleApi = hs.get_module_api()
-        FeatureRouter(homeserver_of(api), [_ProbeFeature()]).install()
+        FeatureRouter(homeserver_of(api), [ProbeFeature(hs)]).install()
         return hs
 
     def create_resource_dict(self) -> dict[str, JsonResource]:
         return {"/_matrix/client": ClientRestResource(self.hs)}
 
     def test_feature_servlet_answers(self) -> None:
-        channel = self.make_request(
-            "GET", "/_matrix/client/unstable/org.example.probe/echo"
-        )
+        channel = self.make_request("GET", CLIENT_PATH)
         self.assertEqual(channel.code, 200, channel.json_body)
         self.assertEqual(channel.json_body, {"echo": True})
 
     def test_versions_advertises_feature(self) -> None:
         channel = self.make_request("GET", "/_matrix/client/versions")
         self.assertEqual(channel.code, 200)
-        self.assertIs(channel.json_body["unstable_features"]["org.example.probe"], True)
+        self.assertIs(channel.json_body["unstable_features"][FLAG], True)
 
     def test_media_only_resource_gets_no_feature_servlets(self) -> None:
         resource = ClientRestResource(self.hs, servlet_groups=["media"])

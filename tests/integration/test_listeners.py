@@ -1,0 +1,133 @@
+"""Each listener serves the module's servlets for exactly the resources it names.
+
+These build listeners with Synapse's own listener code (``_listen_http`` of the main
+process and of a generic worker), so the servlets arrive the way they do in a real
+process, and check what each listener answers.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from parameterized import parameterized
+from synapse.app.generic_worker import GenericWorkerServer
+from synapse.app.homeserver import SynapseHomeServer
+from synapse.config.server import ListenerConfig, parse_listener_def
+from synapse.server import HomeServer
+from synapse.types import JsonDict
+from synapse.util.clock import Clock
+from twisted.internet.testing import MemoryReactor
+from twisted.web.server import Site
+
+from msc_extensions._synapse_private.resources import homeserver_of
+from msc_extensions.routing import FeatureRouter
+from tests.integration.harness import module_config
+from tests.integration.probe import (
+    ADMIN_PATH,
+    CLIENT_PATH,
+    FEDERATION_PATH,
+    FLAG,
+    ProbeFeature,
+)
+from tests.server import FakeChannel, make_request
+from tests.unittest import HomeserverTestCase
+
+STATUS_PATH = "/_synapse/admin/v1/msc_extensions/status"
+
+# What each kind of listener answers on each path: 200 served, 401 served but
+# authentication needed, 404 not served.
+EXPECTED: dict[str, dict[str, int]] = {
+    "client": {
+        CLIENT_PATH: 200,
+        ADMIN_PATH: 200,
+        STATUS_PATH: 401,
+        FEDERATION_PATH: 404,
+    },
+    "federation": {
+        CLIENT_PATH: 404,
+        ADMIN_PATH: 404,
+        STATUS_PATH: 404,
+        "/_matrix/client/versions": 404,
+        FEDERATION_PATH: 401,
+    },
+    "media": {CLIENT_PATH: 404, FEDERATION_PATH: 404, ADMIN_PATH: 404},
+    "openid": {CLIENT_PATH: 404, FEDERATION_PATH: 404},
+}
+
+
+class _ListenerTests(HomeserverTestCase):
+    """Run for the main process and for a worker by the subclasses below."""
+
+    homeserver_class: type[HomeServer]
+    start_listener: Callable[[ListenerConfig], None]
+
+    def make_homeserver(self, reactor: MemoryReactor, clock: Clock) -> HomeServer:
+        hs = self.setup_test_homeserver(homeserver_to_use=self.homeserver_class)
+        FeatureRouter(homeserver_of(hs.get_module_api()), [ProbeFeature(hs)]).install()
+        return hs
+
+    def default_config(self) -> JsonDict:
+        config = super().default_config()
+        config["modules"] = module_config()
+        return config
+
+    def listen(self, names: list[str]) -> Site:
+        listener_config = parse_listener_def(
+            0,
+            {
+                "port": 0,
+                "type": "http",
+                "bind_addresses": ["127.0.0.1"],
+                "resources": [{"names": names}],
+            },
+        )
+        self.start_listener(listener_config)
+        site = self.reactor.tcpServers[-1][1]
+        assert isinstance(site, Site)
+        return site
+
+    def get(self, site: Site, path: str) -> FakeChannel:
+        return make_request(self.reactor, site, "GET", path)
+
+    @parameterized.expand(sorted(EXPECTED))
+    def test_listener_serves_only_its_resources(self, name: str) -> None:
+        site = self.listen([name])
+        for path, code in EXPECTED[name].items():
+            channel = self.get(site, path)
+            self.assertEqual(channel.code, code, f"{name} listener, {path}")
+
+    def test_client_listener_advertises_module_flags(self) -> None:
+        channel = self.get(self.listen(["client"]), "/_matrix/client/versions")
+        self.assertEqual(channel.code, 200)
+        self.assertIs(channel.json_body["unstable_features"][FLAG], True)
+
+    def test_combined_listener_serves_both(self) -> None:
+        site = self.listen(["client", "federation"])
+        self.assertEqual(self.get(site, CLIENT_PATH).code, 200)
+        self.assertEqual(self.get(site, FEDERATION_PATH).code, 401)
+
+
+class MainProcessListenerTestCase(_ListenerTests):
+    homeserver_class = SynapseHomeServer
+
+    def start_listener(self, listener_config: ListenerConfig) -> None:
+        hs: Any = self.hs
+        hs._listener_http(hs.config, listener_config)
+
+
+class WorkerListenerTestCase(_ListenerTests):
+    homeserver_class = GenericWorkerServer
+
+    def start_listener(self, listener_config: ListenerConfig) -> None:
+        hs: Any = self.hs
+        hs._listen_http(listener_config)
+
+    def default_config(self) -> JsonDict:
+        config = super().default_config()
+        config["worker_app"] = "synapse.app.generic_worker"
+        config["worker_name"] = "worker1"
+        config["instance_map"] = {"main": {"host": "127.0.0.1", "port": 0}}
+        return config
+
+
+# The shared base is not a test case of its own.
+del _ListenerTests
