@@ -39,8 +39,8 @@ def main() -> int:
             summary = line
     returncode = process.wait()
     counts = count(summary)
-    if returncode != 0 and counts["failed"] == 0:
-        counts["failed"] = 1  # trial itself failed before it could count
+    if counts["failed"] == 0 and (returncode != 0 or counts["passed"] == 0):
+        counts["failed"] = 1  # trial failed before it could count, or ran nothing
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     name = os.environ.get("MSC_EXTENSIONS_RESULTS_NAME", "trial")
     (RESULTS_DIR / f"{name}.json").write_text(json.dumps(counts))
