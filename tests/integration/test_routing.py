@@ -3,6 +3,7 @@ behaviour as built-in ones, and only on homeservers that load the module."""
 
 from http import HTTPStatus
 
+from prometheus_client import REGISTRY
 from synapse.api.errors import Codes
 from synapse.http.server import JsonResource
 from synapse.module_api import ModuleApi
@@ -68,6 +69,25 @@ class ModuleRoutingTestCase(ModuleTestCase):
         self.assertEqual(
             channel.headers.getRawHeaders(b"Access-Control-Allow-Origin"), [b"*"]
         )
+
+    def test_requests_are_counted_under_the_servlet_name(self) -> None:
+        def served() -> float:
+            return sum(
+                sample.value
+                for metric in REGISTRY.collect()
+                if metric.name == "synapse_http_server_requests_received"
+                for sample in metric.samples
+                if sample.labels.get("servlet") == "ModuleStatusServlet"
+                and sample.labels.get("method") == "GET"
+            )
+
+        before = served()
+        self.request_json(
+            "GET",
+            "/_synapse/admin/v1/msc_extensions/status",
+            access_token=self.admin_token,
+        )
+        self.assertEqual(served(), before + 1)
 
     def test_versions_keeps_synapse_features(self) -> None:
         code, body = self.request_json("GET", "/_matrix/client/versions")
