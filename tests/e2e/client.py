@@ -17,6 +17,7 @@ from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
 from twisted.internet.ssl import CertificateOptions
 from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.web.http_headers import Headers
 from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
@@ -79,7 +80,7 @@ class JsonClient:
             method,
             url,
             data=body,
-            headers={k: [v] for k, v in all_headers.items()},
+            headers=Headers({k: [v] for k, v in all_headers.items()}),
         )
         content = await treq.content(response)
         return response.code, _decode(content)

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from canonicaljson import encode_canonical_json
-from signedjson.key import SigningKey
 from signedjson.sign import sign_json
+from signedjson.types import SigningKey
 
 from tests.e2e.client import JsonClient, Response
 

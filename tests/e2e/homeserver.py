@@ -72,10 +72,12 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from signedjson.key import SigningKey, read_signing_keys
+from signedjson.key import read_signing_keys
+from signedjson.types import SigningKey
 from twisted.internet import defer
+from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
 from tests.e2e.client import JsonClient, Response
@@ -356,13 +358,13 @@ async def start_pair(
         for _ in range(2)
     ]
     results = await defer.DeferredList(starts, consumeErrors=True)
-    servers = [server for ok, server in results if ok]
-    for ok, failure in results:
-        if not ok:
-            if test is None:
-                for server in servers:
-                    await server.stop()
-            failure.raiseException()
+    servers = [result for ok, result in results if ok]
+    failures = [result for ok, result in results if not ok]
+    if failures:
+        if test is None:
+            for server in servers:
+                await server.stop()
+        cast(Failure, failures[0]).raiseException()
     return HomeserverPair(*servers)
 
 

@@ -28,7 +28,7 @@ _running: "set[ServerProcess]" = set()
 
 async def pause() -> None:
     """Yield to the reactor for one poll interval."""
-    await deferLater(reactor, POLL_INTERVAL)  # type: ignore[arg-type]
+    await deferLater(reactor, POLL_INTERVAL)
 
 
 class ServerProcess:

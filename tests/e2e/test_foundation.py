@@ -15,6 +15,7 @@ from tests.e2e.homeserver import (
     HomeserverPair,
     launch_homeserver,
     shared_pair,
+    start_homeserver,
 )
 
 STATUS_PATH = "/_synapse/admin/v1/msc_extensions/status"
@@ -103,6 +104,21 @@ class FederationListenerTests(E2ETestCase):
             hs.client_url + STATUS_PATH, access_token=admin.access_token
         )
         self.assertEqual(status, 200, body)
+
+
+class WithoutModuleTests(E2ETestCase):
+    async def test_homeserver_without_the_module_serves_none_of_its_paths(
+        self,
+    ) -> None:
+        hs = await start_homeserver(self, load_module=False)
+        admin = await hs.register_user(self.client, "plain_admin", admin=True)
+        status, body = await self.client.get_json(
+            hs.client_url + STATUS_PATH, access_token=admin.access_token
+        )
+        self.assertEqual(status, 404, body)
+        status, body = await self.client.get_json(hs.client_url + VERSIONS_PATH)
+        self.assertEqual(status, 200, body)
+        self.assertNotIn(probe_module.FLAG, body["unstable_features"])
 
 
 class BadConfigTests(E2ETestCase):
