@@ -12,6 +12,7 @@ from typing import Any
 import attr
 
 from msc_extensions.config_reader import SectionReader
+from msc_extensions.msc3192.config import Msc3192Config
 
 
 @attr.s(frozen=True, slots=True, auto_attribs=True)
@@ -29,7 +30,7 @@ class FeatureToggleConfig:
 
 @attr.s(frozen=True, slots=True, auto_attribs=True)
 class MscExtensionsConfig:
-    msc3192: FeatureToggleConfig = FeatureToggleConfig()
+    msc3192: Msc3192Config = Msc3192Config()
     msc4046: FeatureToggleConfig = FeatureToggleConfig()
     msc2314: FeatureToggleConfig = FeatureToggleConfig()
     msc3895: FeatureToggleConfig = FeatureToggleConfig()
@@ -39,7 +40,7 @@ class MscExtensionsConfig:
     def from_config(cls, raw: Mapping[str, Any] | None) -> "MscExtensionsConfig":
         reader = SectionReader(raw)
         config = cls(
-            msc3192=FeatureToggleConfig.from_section(reader.section("msc3192")),
+            msc3192=Msc3192Config.from_section(reader.section("msc3192")),
             msc4046=FeatureToggleConfig.from_section(reader.section("msc4046")),
             msc2314=FeatureToggleConfig.from_section(reader.section("msc2314")),
             msc3895=FeatureToggleConfig.from_section(reader.section("msc3895")),

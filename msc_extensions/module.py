@@ -68,4 +68,8 @@ def build_features(config: MscExtensionsConfig, api: ModuleApi) -> list[Feature]
         "msc3902": config.msc3902.enabled,
     }
     features: list[Feature] = [ModuleStatusFeature(api, enabled_by_feature)]
+    if config.msc3192.enabled:
+        from msc_extensions.msc3192.feature import Msc3192Feature
+
+        features.append(Msc3192Feature(api, config.msc3192))
     return features

@@ -1,0 +1,1 @@
+MSC3192 batch state: `PUT /_matrix/client/unstable/org.matrix.msc3192/rooms/{roomId}/batch_state/{txnId}` sends up to 50 state events in one request, idempotently and rate limited, with each item authorised in order.
