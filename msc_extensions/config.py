@@ -13,6 +13,7 @@ import attr
 
 from msc_extensions.config_reader import SectionReader
 from msc_extensions.msc3192.config import Msc3192Config
+from msc_extensions.partial_state.config import Msc3895Config, Msc3902Config
 
 
 @attr.s(frozen=True, slots=True, auto_attribs=True)
@@ -33,8 +34,8 @@ class MscExtensionsConfig:
     msc3192: Msc3192Config = Msc3192Config()
     msc4046: FeatureToggleConfig = FeatureToggleConfig()
     msc2314: FeatureToggleConfig = FeatureToggleConfig()
-    msc3895: FeatureToggleConfig = FeatureToggleConfig()
-    msc3902: FeatureToggleConfig = FeatureToggleConfig()
+    msc3895: Msc3895Config = Msc3895Config()
+    msc3902: Msc3902Config = Msc3902Config()
 
     @classmethod
     def from_config(cls, raw: Mapping[str, Any] | None) -> "MscExtensionsConfig":
@@ -43,8 +44,8 @@ class MscExtensionsConfig:
             msc3192=Msc3192Config.from_section(reader.section("msc3192")),
             msc4046=FeatureToggleConfig.from_section(reader.section("msc4046")),
             msc2314=FeatureToggleConfig.from_section(reader.section("msc2314")),
-            msc3895=FeatureToggleConfig.from_section(reader.section("msc3895")),
-            msc3902=FeatureToggleConfig.from_section(reader.section("msc3902")),
+            msc3895=Msc3895Config.from_section(reader.section("msc3895")),
+            msc3902=Msc3902Config.from_section(reader.section("msc3902")),
         )
         reader.finish()
         return config

@@ -72,4 +72,12 @@ def build_features(config: MscExtensionsConfig, api: ModuleApi) -> list[Feature]
         from msc_extensions.msc3192.feature import Msc3192Feature
 
         features.append(Msc3192Feature(api, config.msc3192))
+    if config.msc3895.enabled:
+        from msc_extensions.partial_state.federation import Msc3895Feature
+
+        features.append(Msc3895Feature(api, config.msc3895))
+    if config.msc3902.enabled:
+        from msc_extensions.partial_state.feature import Msc3902Feature
+
+        features.append(Msc3902Feature(api, config.msc3902))
     return features

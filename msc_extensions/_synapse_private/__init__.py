@@ -10,6 +10,8 @@ that a Synapse upgrade that moves something breaks here, loudly, and nowhere els
 - :mod:`.resources`: serving servlets from Synapse's own resource trees, the
   HomeServer behind ``ModuleApi``, Synapse's duration syntax, version checks.
 - :mod:`.events`: creating and persisting many state events at once (MSC3192).
+- :mod:`.partial_state`: partial-state rooms, Synapse's resync of them and the
+  federation answers about them (MSC3895, MSC3902).
 
 Outside this package the module uses only what Synapse offers modules and servlet
 authors: ``synapse.module_api``, ``synapse.api.errors``, ``synapse.api.constants``,

@@ -1,0 +1,134 @@
+"""The admin API on partial-state rooms (server admins only, main process only).
+
+- ``GET  /_synapse/admin/v1/msc_extensions/partial_state_rooms``
+- ``POST /_synapse/admin/v1/msc_extensions/partial_state_rooms/{roomId}/resync``
+- ``DELETE /_synapse/admin/v1/msc_extensions/partial_state_rooms/{roomId}``
+
+See docs/partial-state.md for the answers and the refusals.
+"""
+
+import re
+from http import HTTPStatus
+
+from synapse.api.errors import AuthError, Codes, NotFoundError, SynapseError
+from synapse.http.servlet import RestServlet, parse_json_object_from_request
+from synapse.http.site import SynapseRequest
+from synapse.module_api import ModuleApi
+from synapse.types import JsonDict
+
+from msc_extensions._synapse_private.partial_state import PartialStateInternals
+from msc_extensions.partial_state.resync import ResyncScheduler
+
+ADMIN_PREFIX = "/_synapse/admin/v1/msc_extensions/partial_state_rooms"
+
+#: What DELETE refuses to lose unless the body names it in ``"lose"``.
+LOSABLE = ("local_aliases", "local_power")
+
+
+class _AdminServlet(RestServlet):
+    CATEGORY = "Admin API requests"
+
+    def __init__(
+        self,
+        api: ModuleApi,
+        internals: PartialStateInternals,
+        scheduler: ResyncScheduler,
+    ) -> None:
+        super().__init__()
+        self._api = api
+        self._internals = internals
+        self._scheduler = scheduler
+
+    async def _assert_admin(self, request: SynapseRequest) -> str:
+        requester = await self._api.get_user_by_req(request)
+        user_id = requester.user.to_string()
+        if not await self._api.is_user_admin(user_id):
+            raise AuthError(HTTPStatus.FORBIDDEN, "You are not a server admin")
+        return user_id
+
+    async def _partial_state_room(self, room_id: str):  # type: ignore[no-untyped-def]
+        rooms = await self._scheduler.refresh()
+        room = rooms.get(room_id)
+        if room is None:
+            raise NotFoundError(f"{room_id} is not a partial-state room here")
+        return room
+
+
+class PartialStateRoomsServlet(_AdminServlet):
+    PATTERNS = [re.compile(f"^{re.escape(ADMIN_PREFIX)}$")]
+
+    async def on_GET(self, request: SynapseRequest) -> tuple[int, JsonDict]:
+        await self._assert_admin(request)
+        rooms = await self._scheduler.refresh()
+        listed = self._scheduler.rooms_json(rooms.values())
+        return 200, {"rooms": listed, "total": len(listed)}
+
+
+class PartialStateRoomResyncServlet(_AdminServlet):
+    PATTERNS = [re.compile(f"^{re.escape(ADMIN_PREFIX)}/(?P<room_id>[^/]+)/resync$")]
+
+    async def on_POST(
+        self, request: SynapseRequest, room_id: str
+    ) -> tuple[int, JsonDict]:
+        await self._assert_admin(request)
+        room = await self._partial_state_room(room_id)
+        if self._internals.resync_running(room_id):
+            raise SynapseError(
+                HTTPStatus.CONFLICT,
+                f"A resync of {room_id} is running already",
+                Codes.UNKNOWN,
+            )
+        started = await self._scheduler.start_resync(room)
+        listed = self._scheduler.rooms_json([room])[0]
+        if not started:
+            raise SynapseError(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                f"Could not start a resync of {room_id}: {listed['last_error']}",
+                Codes.UNKNOWN,
+            )
+        return 200, {"started": True, "room": listed}
+
+
+class PartialStateRoomServlet(_AdminServlet):
+    PATTERNS = [re.compile(f"^{re.escape(ADMIN_PREFIX)}/(?P<room_id>[^/]+)$")]
+
+    async def on_DELETE(
+        self, request: SynapseRequest, room_id: str
+    ) -> tuple[int, JsonDict]:
+        admin_id = await self._assert_admin(request)
+        body = parse_json_object_from_request(request, allow_empty_body=True)
+        lose = body.get("lose", [])
+        if not isinstance(lose, list) or not all(x in LOSABLE for x in lose):
+            raise SynapseError(
+                HTTPStatus.BAD_REQUEST,
+                "'lose' must be a list of: " + ", ".join(LOSABLE),
+                Codes.INVALID_PARAM,
+            )
+        await self._partial_state_room(room_id)
+
+        would_lose: JsonDict = {}
+        aliases = await self._internals.local_aliases(room_id)
+        if aliases and "local_aliases" not in lose:
+            would_lose["local_aliases"] = aliases
+        powerful = await self._internals.local_users_with_power(room_id)
+        if powerful and "local_power" not in lose:
+            would_lose["local_power"] = powerful
+        if would_lose:
+            raise SynapseError(
+                HTTPStatus.CONFLICT,
+                "Aborting would lose "
+                + "; ".join(f"{k}: {', '.join(v)}" for k, v in would_lose.items())
+                + '. Send {"lose": [...]} naming them to abort anyway.',
+                Codes.UNKNOWN,
+                additional_fields={"would_lose": would_lose},
+            )
+
+        self._scheduler.forget(room_id)
+        cancelled = self._internals.cancel_resync(room_id)
+        left = await self._internals.make_local_users_leave_and_purge(room_id, admin_id)
+        return 200, {
+            "room_id": room_id,
+            "resync_cancelled": cancelled,
+            "local_users_left": left,
+            "purged": True,
+        }

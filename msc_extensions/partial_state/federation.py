@@ -1,0 +1,186 @@
+"""Feature ``msc3895``: federation endpoints that answer honestly while a room is
+partial-state here.
+
+- The configured error code (``msc3895.errcode``) goes out on every federation
+  response that carries the MSC3895 code, Synapse's own included.
+- ``GET /_matrix/federation/v1/event/{eventId}`` and
+  ``GET /_matrix/federation/v1/event_auth/{roomId}/{eventId}``: for an event this
+  server created in a room that is partial-state here, asked by a server the event
+  was sent to, answer (MSC3895's obligation to answer); anyone else gets the error
+  code, as before. Every other request goes to Synapse's own servlet.
+- ``GET /_matrix/federation/v1/hierarchy/{roomId}``: for a partial-state room,
+  answer at once: the summary when the room is public, knockable or world-readable
+  (which the non-member state proves), the error code otherwise. Never wait for
+  full state.
+
+"Sent to" is approximated by the servers Synapse sends a partial-state room's events
+to: the servers in the room at join, plus those with a joined member in the room's
+current state as known here when the request arrives. See docs/partial-state.md.
+"""
+
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from synapse.api.errors import NotFoundError
+from synapse.http.servlet import parse_boolean_from_args
+from synapse.module_api import ModuleApi
+from synapse.types import JsonDict, UserID
+
+from msc_extensions._synapse_private.partial_state import (
+    FederationAnswers,
+    PartialStateInternals,
+    rewrite_partial_state_errcode,
+)
+from msc_extensions._synapse_private.resources import (
+    FederationAuthenticator,
+    FederationRateLimiter,
+    FederationServlet,
+    HomeServer,
+    HttpServer,
+    homeserver_of,
+)
+from msc_extensions.feature import Feature
+from msc_extensions.partial_state.config import Msc3895Config
+from msc_extensions.partial_state.errcodes import (
+    PARTIAL_STATE_ERRCODES,
+    partial_state_error,
+)
+
+
+class PartialStateAnswers:
+    """Decides, per request, whether this server must answer while partial."""
+
+    def __init__(self, hs: HomeServer, config: Msc3895Config) -> None:
+        self.internals = PartialStateInternals(hs)
+        self.answers = FederationAnswers(hs)
+        self.errcode = config.errcode
+        self._server_name = hs.hostname
+
+    def created_here(self, sender: str) -> bool:
+        return UserID.from_string(sender).domain == self._server_name
+
+    async def was_sent_to(self, room_id: str, origin: str) -> bool:
+        return origin in await self.internals.servers_believed_in_room(room_id)
+
+    async def must_answer(self, origin: str, event_id: str) -> str | None:
+        """The event's room when MSC3895 obliges this server to answer for it
+        despite partial state; None when Synapse's own answer stands."""
+        event = await self.internals.get_event(event_id)
+        if event is None:
+            return None
+        if not await self.internals.is_partial_state_room(event.room_id):
+            return None
+        if not self.created_here(event.sender):
+            return None
+        if not await self.was_sent_to(event.room_id, origin):
+            raise partial_state_error(self.errcode, event.room_id)
+        return event.room_id
+
+
+class _Msc3895Servlet(FederationServlet):
+    CATEGORY = "Federation requests"
+
+    def __init__(
+        self,
+        hs: HomeServer,
+        authenticator: FederationAuthenticator,
+        ratelimiter: FederationRateLimiter,
+        decider: PartialStateAnswers,
+    ) -> None:
+        super().__init__(hs, authenticator, ratelimiter, hs.hostname)
+        self.decider = decider
+
+    def register(self, server: HttpServer) -> None:
+        super().register(server)
+        rewrite_partial_state_errcode(
+            server, PARTIAL_STATE_ERRCODES, self.decider.errcode
+        )
+
+
+class EventServlet(_Msc3895Servlet):
+    """Replaces Synapse's ``/event/{eventId}`` (identical pattern)."""
+
+    PATH = "/event/(?P<event_id>[^/]*)/?"
+
+    async def on_GET(
+        self,
+        origin: str,
+        content: Literal[None],
+        query: dict[bytes, list[bytes]],
+        event_id: str,
+    ) -> tuple[int, Any]:
+        room_id = await self.decider.must_answer(origin, event_id)
+        if room_id is None:
+            return await self.decider.answers.builtin_event(origin, event_id)
+        await self.decider.answers.check_acl(origin, room_id)
+        event = await self.decider.internals.get_event(event_id)
+        assert event is not None
+        return 200, self.decider.answers.transaction_of([event])
+
+
+class EventAuthServlet(_Msc3895Servlet):
+    """Replaces Synapse's ``/event_auth/{roomId}/{eventId}`` (identical pattern)."""
+
+    PATH = "/event_auth/(?P<room_id>[^/]*)/(?P<event_id>[^/]*)"
+
+    async def on_GET(
+        self,
+        origin: str,
+        content: Literal[None],
+        query: dict[bytes, list[bytes]],
+        room_id: str,
+        event_id: str,
+    ) -> tuple[int, JsonDict]:
+        event_room_id = await self.decider.must_answer(origin, event_id)
+        if event_room_id is None:
+            return await self.decider.answers.builtin_event_auth(
+                origin, room_id, event_id
+            )
+        if event_room_id != room_id:
+            raise NotFoundError("Event not found in this room")
+        await self.decider.answers.check_acl(origin, room_id)
+        chain = await self.decider.answers.auth_chain_json(room_id, event_id)
+        return 200, {"auth_chain": chain}
+
+
+class HierarchyServlet(_Msc3895Servlet):
+    """Replaces Synapse's ``/hierarchy/{roomId}`` (identical pattern)."""
+
+    PATH = "/hierarchy/(?P<room_id>[^/]*)"
+
+    async def on_GET(
+        self,
+        origin: str,
+        content: Literal[None],
+        query: dict[bytes, list[bytes]],
+        room_id: str,
+    ) -> tuple[int, JsonDict]:
+        suggested_only = parse_boolean_from_args(query, "suggested_only", default=False)
+        decider = self.decider
+        if await decider.internals.is_partial_state_room(
+            room_id
+        ) and not await decider.answers.provably_accessible(room_id):
+            raise partial_state_error(decider.errcode, room_id)
+        # Synapse's own answer; its access checks on partial-state rooms (the root
+        # and each child) no longer wait for full state: see
+        # PartialStateInternals.hierarchy_never_waits.
+        return 200, await decider.answers.builtin_hierarchy(
+            origin, room_id, suggested_only
+        )
+
+
+class Msc3895Feature(Feature):
+    name = "msc3895"
+
+    def __init__(self, api: ModuleApi, config: Msc3895Config) -> None:
+        self._hs = homeserver_of(api)
+        self.decider = PartialStateAnswers(self._hs, config)
+        self.decider.answers.hierarchy_never_waits()
+
+    def federation_servlets(
+        self,
+        authenticator: FederationAuthenticator,
+        ratelimiter: FederationRateLimiter,
+    ) -> Iterable[FederationServlet]:
+        args = (self._hs, authenticator, ratelimiter, self.decider)
+        return (EventServlet(*args), EventAuthServlet(*args), HierarchyServlet(*args))
