@@ -1,0 +1,121 @@
+"""Side-by-side timings on real homeservers: ``python -m benchmarks [NAME ...]``.
+
+Each benchmark lives in its own module of this package and registers itself with
+:func:`register`; ``python -m benchmarks`` imports every module here, runs the
+benchmarks asked for (all by default) and prints their tables. A benchmark gets a
+:class:`BenchOptions` and returns :class:`Comparison` rows, so that every benchmark
+prints the same way. Timings are printed, never asserted.
+
+To add one, create ``benchmarks/<name>.py``::
+
+    from benchmarks import BenchOptions, Comparison, register
+
+    @register("msc9999", "what it compares")
+    async def run(options: BenchOptions) -> list[Comparison]:
+        ...
+"""
+
+import importlib
+import pkgutil
+import statistics
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "BenchOptions",
+    "Benchmark",
+    "Comparison",
+    "discover",
+    "register",
+    "registered",
+]
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    #: Times each measurement is taken; the median is reported.
+    rounds: int = 5
+    #: A Synapse ``database:`` mapping, or None for SQLite.
+    database: dict[str, Any] | None = None
+    #: A label for the database, printed with the results.
+    database_label: str = "SQLite"
+
+
+@dataclass
+class Comparison:
+    """One "before versus after" row: the same work done two ways."""
+
+    name: str
+    baseline_label: str
+    candidate_label: str
+    baseline_seconds: list[float] = field(default_factory=list)
+    candidate_seconds: list[float] = field(default_factory=list)
+    notes: str = ""
+
+    @property
+    def baseline_median(self) -> float:
+        return statistics.median(self.baseline_seconds)
+
+    @property
+    def candidate_median(self) -> float:
+        return statistics.median(self.candidate_seconds)
+
+    @property
+    def ratio(self) -> float:
+        """How many times faster the candidate is than the baseline."""
+        return self.baseline_median / self.candidate_median
+
+
+BenchFunction = Callable[[BenchOptions], Awaitable[Sequence[Comparison]]]
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    description: str
+    run: BenchFunction
+
+
+_registry: dict[str, Benchmark] = {}
+
+
+def register(name: str, description: str) -> Callable[[BenchFunction], BenchFunction]:
+    def decorator(function: BenchFunction) -> BenchFunction:
+        if name in _registry:
+            raise ValueError(f"benchmark {name!r} is registered twice")
+        _registry[name] = Benchmark(name, description, function)
+        return function
+
+    return decorator
+
+
+def registered() -> dict[str, Benchmark]:
+    return dict(sorted(_registry.items()))
+
+
+def discover() -> dict[str, Benchmark]:
+    """Import every module of this package, so that each registers its benchmarks."""
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}")
+    return registered()
+
+
+def format_table(
+    benchmark: str, options: BenchOptions, rows: Sequence[Comparison]
+) -> str:
+    lines = [
+        f"== {benchmark} on {options.database_label}, median of {options.rounds} ==",
+        f"{'what':<34} {'baseline':>12} {'candidate':>12} {'speed-up':>9}",
+    ]
+    for row in rows:
+        lines.append(
+            f"{row.name:<34} {row.baseline_median * 1000:>10.0f}ms "
+            f"{row.candidate_median * 1000:>10.0f}ms {row.ratio:>8.1f}x"
+        )
+        lines.append(f"{'':<4}baseline: {row.baseline_label}")
+        lines.append(f"{'':<4}candidate: {row.candidate_label}")
+        if row.notes:
+            lines.append(f"{'':<4}{row.notes}")
+    return "\n".join(lines)

@@ -1,0 +1,140 @@
+"""MSC3192: 50 state events sent one by one versus in one batch_state request.
+
+On one real homeserver, over HTTP, each round measures:
+
+- 50 sequential ``PUT /rooms/{roomId}/state/{type}/{key}`` against one
+  ``batch_state`` with 50 other distinct keys of the same type;
+- 50 sequential bans (``PUT /state/m.room.member/{userId}``) against one
+  ``batch_state`` of 50 other bans.
+
+Every round uses new keys, so nothing is deduplicated, and alternates the two sides
+so that both see a room of the same size. The first round warms caches and is not
+counted.
+"""
+
+import time
+from collections.abc import Awaitable, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from benchmarks import BenchOptions, Comparison, register
+from tests.e2e.client import JsonClient
+from tests.e2e.homeserver import Homeserver, start_homeserver
+
+N_EVENTS = 50
+STATE_TYPE = "org.example.bench"
+BATCH_PATH = (
+    "/_matrix/client/unstable/org.matrix.msc3192/rooms/{room}/batch_state/{txn}"
+)
+
+# Rate limits stay out of the measurement: Synapse's own are generous in the
+# fixture's configuration, and the batch's is raised here.
+MODULE_CONFIG = {"msc3192": {"rate_limit": {"per_second": 1000, "burst_count": 1000}}}
+
+
+class Bench:
+    def __init__(self, hs: Homeserver, client: JsonClient, token: str, room_id: str):
+        self.hs = hs
+        self.client = client
+        self.token = token
+        self.room_id = room_id
+        self.txn = 0
+
+    async def put(self, path: str, content: Any) -> Any:
+        status, body = await self.client.put_json(
+            self.hs.client_url + path, content, access_token=self.token
+        )
+        if status != 200:
+            raise RuntimeError(f"PUT {path}: {status} {body}")
+        return body
+
+    async def one_by_one(self, items: Sequence[dict[str, Any]]) -> None:
+        room = quote(self.room_id)
+        for item in items:
+            await self.put(
+                f"/_matrix/client/v3/rooms/{room}/state/"
+                f"{quote(item['event_type'])}/{quote(item['state_key'])}",
+                item["content"],
+            )
+
+    async def batch(self, items: Sequence[dict[str, Any]]) -> None:
+        self.txn += 1
+        ids = await self.put(
+            BATCH_PATH.format(room=quote(self.room_id), txn=f"bench{self.txn}"),
+            list(items),
+        )
+        if None in ids:
+            raise RuntimeError(f"batch_state left items out: {ids}")
+
+
+def state_items(tag: str) -> list[dict[str, Any]]:
+    return [
+        {"event_type": STATE_TYPE, "state_key": f"{tag}-{i}", "content": {"i": i}}
+        for i in range(N_EVENTS)
+    ]
+
+
+def ban_items(tag: str, server_name: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "event_type": "m.room.member",
+            "state_key": f"@spam-{tag}-{i}:{server_name}",
+            "content": {"membership": "ban", "reason": "benchmark"},
+        }
+        for i in range(N_EVENTS)
+    ]
+
+
+async def timed(work: Awaitable[None]) -> float:
+    """Seconds to run ``work``: a coroutine runs only once awaited."""
+    start = time.perf_counter()
+    await work
+    return time.perf_counter() - start
+
+
+@register("msc3192", "50 x PUT /state vs one batch_state, for state and for bans")
+async def run(options: BenchOptions) -> list[Comparison]:
+    client = JsonClient()
+    hs = await start_homeserver(
+        None, module_config=MODULE_CONFIG, database=options.database
+    )
+    try:
+        user = await hs.register_user(client, "bench", admin=True)
+        status, body = await client.post_json(
+            hs.client_url + "/_matrix/client/v3/createRoom",
+            {"preset": "private_chat"},
+            access_token=user.access_token,
+        )
+        if status != 200:
+            raise RuntimeError(f"createRoom: {status} {body}")
+        bench = Bench(hs, client, user.access_token, body["room_id"])
+
+        state = Comparison(
+            f"{N_EVENTS} state events",
+            f"{N_EVENTS} sequential PUT /state",
+            f"one batch_state of {N_EVENTS}",
+        )
+        bans = Comparison(
+            f"{N_EVENTS} bans",
+            f"{N_EVENTS} sequential PUT /state/m.room.member",
+            f"one batch_state of {N_EVENTS} bans",
+            notes="bans run every update_membership check one by one in both",
+        )
+        for round_number in range(options.rounds + 1):
+            tag = f"r{round_number}"
+            single_state = await timed(bench.one_by_one(state_items(f"{tag}s")))
+            batch_state = await timed(bench.batch(state_items(f"{tag}b")))
+            single_bans = await timed(
+                bench.one_by_one(ban_items(f"{tag}s", hs.server_name))
+            )
+            batch_bans = await timed(bench.batch(ban_items(f"{tag}b", hs.server_name)))
+            if round_number == 0:
+                continue  # warm-up
+            state.baseline_seconds.append(single_state)
+            state.candidate_seconds.append(batch_state)
+            bans.baseline_seconds.append(single_bans)
+            bans.candidate_seconds.append(batch_bans)
+        return [state, bans]
+    finally:
+        await hs.stop()
+        await client.close()

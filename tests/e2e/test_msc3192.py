@@ -1,0 +1,192 @@
+"""MSC3192 batch state on real homeserver processes: the endpoint is served by a
+real listener, and remote invites in a batch reach another real homeserver."""
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from synapse.types import JsonDict
+
+from tests.e2e.homeserver import E2ETestCase, Homeserver, HomeserverPair, shared_pair
+from tests.e2e.process import pause
+
+BATCH = "/_matrix/client/unstable/org.matrix.msc3192/rooms/{room}/batch_state/{txn}"
+
+
+async def _pair() -> HomeserverPair:
+    return await shared_pair("msc3192")
+
+
+class BatchStateE2ETests(E2ETestCase):
+    async def create_room(self, hs: Homeserver, token: str) -> str:
+        status, body = await self.client.post_json(
+            hs.client_url + "/_matrix/client/v3/createRoom",
+            {"preset": "private_chat"},
+            access_token=token,
+        )
+        self.assertEqual(status, 200, body)
+        room_id: str = body["room_id"]
+        return room_id
+
+    async def batch(
+        self, hs: Homeserver, room_id: str, txn: str, body: Any, token: str
+    ) -> tuple[int, Any]:
+        url = hs.client_url + BATCH.format(room=quote(room_id), txn=quote(txn))
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        status, answer = await self.client.request(
+            "PUT", url, body=raw, access_token=token
+        )
+        return status, answer
+
+    async def state(
+        self, hs: Homeserver, room_id: str, event_type: str, key: str, token: str
+    ) -> tuple[int, Any]:
+        return await self.client.get_json(
+            hs.client_url
+            + f"/_matrix/client/v3/rooms/{quote(room_id)}/state/"
+            + f"{quote(event_type)}/{quote(key)}",
+            access_token=token,
+        )
+
+    async def test_fifty_items_replay_null_and_forbidden(self) -> None:
+        hs = (await _pair()).a
+        owner = await hs.register_user(self.client, "e2e_owner")
+        room_id = await self.create_room(hs, owner.access_token)
+        items: list[JsonDict] = [
+            {"event_type": "org.example.e2e", "state_key": f"k{i}", "content": {"i": i}}
+            for i in range(50)
+        ]
+        status, ids = await self.batch(hs, room_id, "t1", items, owner.access_token)
+        self.assertEqual(status, 200, ids)
+        self.assertEqual(len(ids), 50)
+        self.assertEqual(len(set(ids)), 50)
+        for i in (0, 25, 49):
+            status, content = await self.state(
+                hs, room_id, "org.example.e2e", f"k{i}", owner.access_token
+            )
+            self.assertEqual((status, content), (200, {"i": i}))
+
+        # A replay answers the same and writes nothing, even with another body.
+        changed = [{**item, "content": {"i": -1}} for item in items]
+        status, replay = await self.batch(
+            hs, room_id, "t1", changed, owner.access_token
+        )
+        self.assertEqual((status, replay), (200, ids))
+        status, content = await self.state(
+            hs, room_id, "org.example.e2e", "k0", owner.access_token
+        )
+        self.assertEqual(content, {"i": 0})
+
+        # One item that cannot be an event (power levels must be integers): null,
+        # and the rest still go ahead.
+        too_high = {"users": {owner.user_id: "lots"}}
+        status, ids = await self.batch(
+            hs,
+            room_id,
+            "t2",
+            [
+                {"event_type": "m.room.power_levels", "content": too_high},
+                {"event_type": "m.room.topic", "content": {"topic": "still"}},
+            ],
+            owner.access_token,
+        )
+        self.assertEqual(status, 200, ids)
+        self.assertIsNone(ids[0])
+        self.assertIsNotNone(ids[1])
+
+        # Someone not in the room may send none of them.
+        stranger = await hs.register_user(self.client, "e2e_stranger")
+        status, body = await self.batch(
+            hs, room_id, "t3", items[:2], stranger.access_token
+        )
+        self.assertEqual(status, 403, body)
+        self.assertEqual(body["errcode"], "M_FORBIDDEN")
+
+    async def test_bad_inputs_are_400_and_write_nothing(self) -> None:
+        hs = (await _pair()).a
+        owner = await hs.register_user(self.client, "e2e_bad")
+        room_id = await self.create_room(hs, owner.access_token)
+        good = {"event_type": "org.example.bad", "content": {"n": 1}}
+        cases: list[tuple[Any, str]] = [
+            ({"event_type": "x"}, "M_BAD_JSON"),
+            ([], "M_INVALID_PARAM"),
+            ([good] * 2, "M_INVALID_PARAM"),
+            ([good, {"event_type": "a.b"}], "M_MISSING_PARAM"),
+            ([good, {"event_type": "a.b", "content": 1}], "M_INVALID_PARAM"),
+            (
+                [
+                    {"event_type": "a.b", "state_key": str(i), "content": {}}
+                    for i in range(51)
+                ],
+                "M_INVALID_PARAM",
+            ),
+            (b"[{", "M_NOT_JSON"),
+        ]
+        for n, (body, errcode) in enumerate(cases):
+            status, answer = await self.batch(
+                hs, room_id, f"bad{n}", body, owner.access_token
+            )
+            self.assertEqual((status, answer["errcode"]), (400, errcode), answer)
+        status, _ = await self.state(
+            hs, room_id, "org.example.bad", "", owner.access_token
+        )
+        self.assertEqual(status, 404)
+
+    async def test_remote_invites_reach_the_other_homeserver(self) -> None:
+        pair = await _pair()
+        owner = await pair.a.register_user(self.client, "e2e_inviter")
+        local = await pair.a.register_user(self.client, "e2e_local_guest")
+        remote = await pair.b.register_user(self.client, "e2e_remote_guest")
+        room_id = await self.create_room(pair.a, owner.access_token)
+
+        status, ids = await self.batch(
+            pair.a,
+            room_id,
+            "invite",
+            [
+                {
+                    "event_type": "m.room.member",
+                    "state_key": remote.user_id,
+                    "content": {"membership": "invite"},
+                },
+                {
+                    "event_type": "m.room.member",
+                    "state_key": local.user_id,
+                    "content": {"membership": "invite"},
+                },
+            ],
+            owner.access_token,
+        )
+        self.assertEqual(status, 200, ids)
+        self.assertTrue(all(ids), ids)
+
+        # The remote user's server holds the invite, and can accept it.
+        invited: JsonDict = {}
+        for _ in range(50):
+            status, sync = await self.client.get_json(
+                pair.b.client_url + "/_matrix/client/v3/sync?timeout=0",
+                access_token=remote.access_token,
+            )
+            self.assertEqual(status, 200, sync)
+            invited = sync.get("rooms", {}).get("invite", {})
+            if room_id in invited:
+                break
+            await pause()
+        self.assertIn(room_id, invited)
+        status, body = await self.client.post_json(
+            pair.b.client_url + f"/_matrix/client/v3/join/{quote(room_id)}",
+            {},
+            access_token=remote.access_token,
+        )
+        self.assertEqual(status, 200, body)
+        status, member = await self.state(
+            pair.a, room_id, "m.room.member", remote.user_id, owner.access_token
+        )
+        for _ in range(50):
+            if member.get("membership") == "join":
+                break
+            await pause()
+            status, member = await self.state(
+                pair.a, room_id, "m.room.member", remote.user_id, owner.access_token
+            )
+        self.assertEqual(member.get("membership"), "join", member)
