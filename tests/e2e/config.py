@@ -5,9 +5,10 @@ the end-to-end fixture (:mod:`tests.e2e.homeserver`) and ``scripts-dev/demo``. T
 demo runs this file as a script, so it imports nothing from the ``tests`` package:
 only the standard library, PyYAML and signedjson, which come with Synapse.
 
-Run as a script it writes a single-listener demo configuration::
+Run as a script it writes the demo's configuration (one plain-HTTP client listener,
+no federation listener)::
 
-    python tests/e2e/config.py DIRECTORY --client-port 8008
+    python tests/e2e/config.py DIRECTORY --client-port 8008 --server-name localhost
 """
 
 import argparse
@@ -206,19 +207,18 @@ def write_homeserver_config(directory: Path, config: Mapping[str, Any]) -> Path:
 
 def _main() -> None:
     parser = argparse.ArgumentParser(
-        description="Write a demo homeserver.yaml with msc_extensions enabled."
+        description="Write a homeserver.yaml with msc_extensions enabled and one "
+        "plain-HTTP client listener; prints its path. Rewrites the file each time "
+        "and keeps an existing signing key, database and media store."
     )
     parser.add_argument("directory", type=Path)
     parser.add_argument("--client-port", type=int, default=8008)
+    parser.add_argument("--server-name", default="localhost")
     args = parser.parse_args()
     directory: Path = args.directory.resolve()
-    config_path = directory / "homeserver.yaml"
-    if config_path.exists():
-        print(config_path)
-        return
     config = homeserver_config(
         directory,
-        server_name=f"{LOOPBACK}:{args.client_port}",
+        server_name=args.server_name,
         client_port=args.client_port,
         federation_port=None,
         registration_shared_secret=secrets.token_hex(16),
