@@ -35,10 +35,9 @@ and the federation helpers at the end.
    members, which does not wait for full state.
 6. ``JsonResource._send_error_response``: wrapped on each federation resource so that
    Synapse's own MSC3895 answers carry the configured error code.
-7. ``RoomSummaryHandler._is_local_room_accessible(room_id, requester, origin)``:
-   wrapped on the instance so that, for a federation request about a room that is
-   partial-state here, it decides from the non-member state alone (public, knock or
-   world-readable) instead of waiting for full state through ``is_host_in_room``.
+7. ``Clock.call_later`` with ``synapse.util.duration.Duration`` and the logcontext
+   helpers: a time limit on Synapse's hierarchy answer for partial-state rooms, so
+   that it can never hang.
 8. Aborting: ``RoomShutdownHandler.shutdown_room`` (local users leave, the room is
    blocked from re-joins only if asked) and ``PaginationHandler.purge_room``.
 """
@@ -52,10 +51,15 @@ from synapse.api.constants import EventTypes
 from synapse.api.errors import SynapseError
 from synapse.events import EventBase
 from synapse.http.server import HttpServer, JsonResource
-from synapse.logging.context import make_deferred_yieldable, run_in_background
+from synapse.logging.context import (
+    PreserveLoggingContext,
+    make_deferred_yieldable,
+    run_in_background,
+)
 from synapse.server import HomeServer
 from synapse.types import JsonDict
 from synapse.types.state import StateFilter
+from synapse.util.duration import Duration
 from twisted.internet import defer
 from twisted.python import failure
 
@@ -290,11 +294,37 @@ class FederationAnswers:
         )
 
     async def builtin_hierarchy(
-        self, origin: str, room_id: str, suggested_only: bool
-    ) -> JsonDict:
-        return await self._hs.get_room_summary_handler().get_federation_hierarchy(
-            origin, room_id, suggested_only
+        self,
+        origin: str,
+        room_id: str,
+        suggested_only: bool,
+        timeout_s: float | None = None,
+    ) -> JsonDict | None:
+        """Synapse's answer; None if it took longer than ``timeout_s`` (Synapse's
+        computation then finishes in the background, unobserved)."""
+        d: defer.Deferred[JsonDict] = run_in_background(
+            self._hs.get_room_summary_handler().get_federation_hierarchy,
+            origin,
+            room_id,
+            suggested_only,
         )
+        if timeout_s is None:
+            return await make_deferred_yieldable(d)
+        first: defer.Deferred[JsonDict | failure.Failure | None] = defer.Deferred()
+
+        def settle(outcome: JsonDict | failure.Failure | None) -> None:
+            if not first.called:
+                with PreserveLoggingContext():
+                    first.callback(outcome)
+
+        d.addBoth(settle)
+        timer = self._clock.call_later(Duration(seconds=timeout_s), settle, None)
+        outcome = await make_deferred_yieldable(first)
+        if timer.active():
+            timer.cancel()
+        if isinstance(outcome, failure.Failure):
+            outcome.raiseException()
+        return outcome
 
     async def check_acl(self, origin: str, room_id: str) -> None:
         from synapse.util.stringutils import parse_server_name
@@ -350,24 +380,11 @@ class FederationAnswers:
             == HistoryVisibility.WORLD_READABLE
         )
 
-    def hierarchy_never_waits(self) -> None:
-        """(7) Federation hierarchy requests decide access to partial-state rooms
-        without waiting for full state."""
-        handler = self._hs.get_room_summary_handler()
-        if getattr(handler, "_msc_extensions_never_waits", False):
-            return
+    async def has_joined_member(self, room_id: str, server: str) -> bool:
+        """Whether ``server`` has a joined member in the room's current state as
+        known here (the partial-state approximation; does not wait)."""
         store: Any = self._hs.get_datastores().main
-        synapse_accessible = handler._is_local_room_accessible
-
-        async def is_local_room_accessible(
-            room_id: str, requester: str | None, origin: str | None = None
-        ) -> bool:
-            if origin is not None and await store.is_partial_state_room(room_id):
-                return await self.provably_accessible(room_id)
-            return await synapse_accessible(room_id, requester, origin)
-
-        handler._is_local_room_accessible = is_local_room_accessible  # type: ignore[method-assign]
-        handler._msc_extensions_never_waits = True  # type: ignore[attr-defined]
+        return bool(await store.is_host_joined(room_id, server))
 
 
 # (6)

@@ -9,9 +9,10 @@ partial-state here.
   was sent to, answer (MSC3895's obligation to answer); anyone else gets the error
   code, as before. Every other request goes to Synapse's own servlet.
 - ``GET /_matrix/federation/v1/hierarchy/{roomId}``: for a partial-state room,
-  answer at once: the summary when the room is public, knockable or world-readable
-  (which the non-member state proves), the error code otherwise. Never wait for
-  full state.
+  Synapse's summary when the room is public, knockable or world-readable (which the
+  complete non-member state proves) or the origin has a joined member in the
+  membership known here; the error code otherwise, and also if Synapse's answer
+  takes longer than :data:`HIERARCHY_TIMEOUT_S`. Never waits for full state.
 
 "Sent to" is approximated by the servers Synapse sends a partial-state room's events
 to: the servers in the room at join, plus those with a joined member in the room's
@@ -46,9 +47,16 @@ from msc_extensions.partial_state.errcodes import (
     partial_state_error,
 )
 
+#: The longest a hierarchy answer about a partial-state room may take.
+HIERARCHY_TIMEOUT_S = 5.0
+
 
 class PartialStateAnswers:
-    """Decides, per request, whether this server must answer while partial."""
+    """Decides, per request, whether this server must answer while partial.
+
+    Other features' federation endpoints get one from
+    :func:`partial_state_answers` and call :meth:`refuse_if_partial`.
+    """
 
     def __init__(self, hs: HomeServer, config: Msc3895Config) -> None:
         self.internals = PartialStateInternals(hs)
@@ -61,6 +69,13 @@ class PartialStateAnswers:
 
     async def was_sent_to(self, room_id: str, origin: str) -> bool:
         return origin in await self.internals.servers_believed_in_room(room_id)
+
+    async def refuse_if_partial(self, room_id: str) -> None:
+        """For endpoints that cannot answer correctly while the room is
+        partial-state here (current-state ``/state``, make_pdu, send_pdu): raise
+        the configured MSC3895 error if it is."""
+        if await self.internals.is_partial_state_room(room_id):
+            raise partial_state_error(self.errcode, room_id)
 
     async def must_answer(self, origin: str, event_id: str) -> str | None:
         """The event's room when MSC3895 obliges this server to answer for it
@@ -75,6 +90,11 @@ class PartialStateAnswers:
         if not await self.was_sent_to(event.room_id, origin):
             raise partial_state_error(self.errcode, event.room_id)
         return event.room_id
+
+
+def partial_state_answers(api: ModuleApi, config: Msc3895Config) -> PartialStateAnswers:
+    """The MSC3895 decisions for a homeserver, with its configured error code."""
+    return PartialStateAnswers(homeserver_of(api), config)
 
 
 class _Msc3895Servlet(FederationServlet):
@@ -157,16 +177,26 @@ class HierarchyServlet(_Msc3895Servlet):
     ) -> tuple[int, JsonDict]:
         suggested_only = parse_boolean_from_args(query, "suggested_only", default=False)
         decider = self.decider
-        if await decider.internals.is_partial_state_room(
-            room_id
-        ) and not await decider.answers.provably_accessible(room_id):
+        answers = decider.answers
+        if not await decider.internals.is_partial_state_room(room_id):
+            result = await answers.builtin_hierarchy(origin, room_id, suggested_only)
+            assert result is not None
+            return 200, result
+        # Partial-state here: answer only what the state we hold proves. The
+        # non-member state is complete; the membership is an approximation, in
+        # which a joined member of the origin is taken as proof, as Synapse's
+        # federation sender takes it for sending.
+        if not (
+            await answers.provably_accessible(room_id)
+            or await answers.has_joined_member(room_id, origin)
+        ):
             raise partial_state_error(decider.errcode, room_id)
-        # Synapse's own answer; its access checks on partial-state rooms (the root
-        # and each child) no longer wait for full state: see
-        # PartialStateInternals.hierarchy_never_waits.
-        return 200, await decider.answers.builtin_hierarchy(
-            origin, room_id, suggested_only
+        result = await answers.builtin_hierarchy(
+            origin, room_id, suggested_only, timeout_s=HIERARCHY_TIMEOUT_S
         )
+        if result is None:
+            raise partial_state_error(decider.errcode, room_id)
+        return 200, result
 
 
 class Msc3895Feature(Feature):
@@ -175,7 +205,6 @@ class Msc3895Feature(Feature):
     def __init__(self, api: ModuleApi, config: Msc3895Config) -> None:
         self._hs = homeserver_of(api)
         self.decider = PartialStateAnswers(self._hs, config)
-        self.decider.answers.hierarchy_never_waits()
 
     def federation_servlets(
         self,

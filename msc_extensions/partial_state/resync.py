@@ -33,7 +33,7 @@ from msc_extensions._synapse_private.partial_state import (
 )
 from msc_extensions.partial_state.backoff import next_delay_ms
 from msc_extensions.partial_state.config import Msc3902Config
-from msc_extensions.partial_state.errcodes import is_partial_state_error
+from msc_extensions.partial_state.errcodes import DestinationsExhausted, first_answer
 from msc_extensions.partial_state.metrics import ResyncMetrics
 
 logger = logging.getLogger(__name__)
@@ -217,16 +217,22 @@ class ResyncScheduler:
                 backed_off.append(destination)
             else:
                 return destination
-        for destination in backed_off:
-            try:
-                await self._internals.probe_destination(destination, PROBE_TIMEOUT_MS)
-            except Exception as e:
-                if is_partial_state_error(e):
-                    return destination
-                logger.info("Probe of %s failed: %s", destination, e)
-                continue
-            return destination
-        return None
+        if not backed_off:
+            return None
+
+        async def probe(destination: str) -> None:
+            await self._internals.probe_destination(destination, PROBE_TIMEOUT_MS)
+
+        try:
+            destination, _ = await first_answer(backed_off, probe)
+        except DestinationsExhausted as e:
+            # A server answering with the MSC3895 code is up: it can serve the
+            # resync once its own room is full, and must not count as down.
+            if e.partial_state:
+                return e.partial_state[0]
+            logger.info("No backed-off destination answered a probe: %s", e)
+            return None
+        return destination
 
     def _state_of(self, room: PartialStateRoom) -> RoomResyncState:
         state = self._rooms.get(room.room_id)

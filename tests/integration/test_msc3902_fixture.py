@@ -38,6 +38,7 @@ class PartialStateTestCase(ModuleTestCase):
     Attributes:
         remote_up: whether the patched ``/state_ids`` and ``/state`` answer.
         answering: servers that answer even while ``remote_up`` is false.
+        partial_state_servers: servers that answer 403 with the MSC3895 code.
         state_requests: the ``(destination, event_id)`` of each ``/state_ids`` call.
         hold_state_requests: when set, ``/state_ids`` waits on this Deferred.
         probes: destinations asked for ``/_matrix/federation/v1/version``; that probe
@@ -54,6 +55,7 @@ class PartialStateTestCase(ModuleTestCase):
         self.store = hs.get_datastores().main
         self.remote_up = False
         self.answering: set[str] = set()
+        self.partial_state_servers: set[str] = set()
         self.state_requests: list[tuple[str, str]] = []
         self.hold_state_requests: Deferred[None] | None = None
         self.admin_id, self.admin_token = self.register_admin()
@@ -77,6 +79,12 @@ class PartialStateTestCase(ModuleTestCase):
             if path != "/_matrix/federation/v1/version":
                 return await synapse_get_json(destination, path, *args, **kw)
             self.probes.append(destination)
+            if destination in self.partial_state_servers:
+                raise HttpResponseException(
+                    403,
+                    "Forbidden",
+                    b'{"errcode": "M_UNABLE_DUE_TO_PARTIAL_STATE", "error": "x"}',
+                )
             if not (self.remote_up or destination in self.answering):
                 raise HttpResponseException(502, "Bad Gateway", b"")
             # Synapse's retry limiter clears the back-off after any success.
@@ -186,8 +194,25 @@ class PartialStateTestCase(ModuleTestCase):
                 ],
             }
         )
+        self.invite: EventBase | None = None
+        if self.join_rule == "invite":
+            self.invite = add(
+                {
+                    "type": "m.room.member",
+                    "state_key": self.alice_id,
+                    "sender": self.creator,
+                    "content": {"membership": "invite"},
+                    "auth_events": [
+                        self.create.event_id,
+                        self.creator_join.event_id,
+                        self.power_levels.event_id,
+                        self.join_rules.event_id,
+                    ],
+                }
+            )
         self.members = [self.creator]
-        for i in range(self.remote_members):
+        # Remote members join only public rooms here (no invites needed).
+        for i in range(self.remote_members if self.join_rule == "public" else 0):
             user_id = f"@member{i}:{other}"
             add(self._member_fields(user_id, [self.create, self.power_levels]))
             self.members.append(user_id)
@@ -210,13 +235,18 @@ class PartialStateTestCase(ModuleTestCase):
     async def _make_membership_event(
         self, *args: Any, **kwargs: Any
     ) -> tuple[str, EventBase, RoomVersion]:
-        fields = self._member_fields(self.alice_id, [self.create, self.power_levels])
+        auth = [self.create, self.power_levels]
+        if self.invite is not None:
+            auth.append(self.invite)
+        fields = self._member_fields(self.alice_id, auth)
         self.alice_join = self._event(fields, sign_as=self.hs.hostname)
         return self.OTHER_SERVER_NAME, self.alice_join, self.room_version
 
     async def _send_join(self, *args: Any, **kwargs: Any) -> SendJoinResult:
         non_members = [self.create, self.power_levels, self.join_rules]
         partial_state = [*non_members, self.creator_join]
+        if self.invite is not None:
+            partial_state.append(self.invite)
         return SendJoinResult(
             self.alice_join,
             self.OTHER_SERVER_NAME,
@@ -251,6 +281,12 @@ class PartialStateTestCase(ModuleTestCase):
         ):
             raise NotRetryingDestination(
                 timings.retry_last_ts, timings.retry_interval, destination
+            )
+        if destination in self.partial_state_servers:
+            raise HttpResponseException(
+                403,
+                "Forbidden",
+                b'{"errcode": "M_UNABLE_DUE_TO_PARTIAL_STATE", "error": "partial"}',
             )
         if not (self.remote_up or destination in self.answering):
             raise HttpResponseException(502, "Bad Gateway", b"")
