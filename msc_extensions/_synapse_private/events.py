@@ -28,7 +28,11 @@ here and nowhere else:
    ``create_event``.
 8. ``Ratelimiter`` with ``RatelimitSettings`` and the module rate-limit callbacks;
    ``HttpTransactionCache.fetch_or_execute_request``.
-9. ``WorkerLocksHandler.acquire_read_write_lock(NEW_EVENT_DURING_PURGE_LOCK_NAME)``,
+9. ``StateGroupDataStore._state_group_cache`` and ``_state_group_members_cache``,
+   ``DictionaryCache``s of the non-membership and membership state of each group,
+   filled with ``update(sequence, group, state, fetched_keys)`` as
+   ``store_state_group`` fills them for full groups.
+10. ``WorkerLocksHandler.acquire_read_write_lock(NEW_EVENT_DURING_PURGE_LOCK_NAME)``,
    ``DataStore.is_partial_state_room``, ``get_prev_events_for_room``,
    ``get_room_version_id``, ``synapse.util.events.generate_fake_event_id``.
 """
@@ -74,6 +78,10 @@ __all__ = ["BatchStateEvents", "MAX_STATE_DELTA_HOPS", "Requester"]
 #: State event types whose checks ``handle_new_client_event`` runs only at persist
 #: time, where one failure would drop the whole batch: sent one by one instead.
 SINGLE_SEND_TYPES = frozenset({EventTypes.CanonicalAlias})
+
+#: The most non-membership state entries per group put in Synapse's state-group
+#: cache after a batch (see ``_prefill_state_group_cache``).
+MAX_PREFILLED_STATE = 1000
 
 #: Times to retry when a room leaves partial state between building and persisting.
 MAX_PARTIAL_STATE_RETRIES = 5
@@ -266,6 +274,7 @@ class BatchStateEvents:
         state_map, state_group = await self._state_before(
             room_id, prev_event_ids, len(items)
         )
+        base_state = dict(state_map)
 
         results: list[ItemResult | None] = [None] * len(items)
         accepted: list[tuple[EventBase, UnpersistedEventContextBase]] = []
@@ -311,7 +320,7 @@ class BatchStateEvents:
             depth = event.depth + 1
 
         if accepted:
-            await self._persist(requester, room_id, accepted, state_group)
+            await self._persist(requester, room_id, accepted, state_group, base_state)
             for position, (event, _) in zip(accepted_indexes, accepted, strict=True):
                 results[position] = ItemResult.sent(event.event_id)
 
@@ -389,16 +398,59 @@ class BatchStateEvents:
         room_id: str,
         accepted: list[tuple[EventBase, UnpersistedEventContextBase]],
         state_group: int,
+        state_before: StateMap[str],
     ) -> None:
         events_and_context: list[
             EventPersistencePair
         ] = await UnpersistedEventContext.batch_persist_unpersisted_contexts(
             accepted, room_id, state_group, self._state_store
         )
+        self._prefill_state_group_cache(events_and_context, state_before)
         # The batch's own rate limit replaces the per-event message rate limit.
         await self._creation.handle_new_client_event(
             requester, events_and_context=events_and_context, ratelimit=False
         )
+
+    def _prefill_state_group_cache(
+        self,
+        events_and_context: Sequence[EventPersistencePair],
+        state_before: StateMap[str],
+    ) -> None:
+        """Put the non-membership state of each new state group into Synapse's
+        state-group cache, as Synapse does for every full group it stores.
+
+        ``handle_new_client_event`` then reads, for every event, the state before
+        it twice (to deduplicate, and for the push rules' power levels); each read
+        of a new delta group otherwise costs a database round trip that walks the
+        delta chain: two thirds of the batch's transactions. Rooms with a lot of
+        non-membership state are left to those reads, to keep the cache small.
+        """
+        non_member = {
+            key: event_id
+            for key, event_id in state_before.items()
+            if key[0] != EventTypes.Member
+        }
+        if len(non_member) + len(events_and_context) > MAX_PREFILLED_STATE:
+            return
+        cache = self._state_store._state_group_cache
+        members_cache = self._state_store._state_group_members_cache
+        for event, context in events_and_context:
+            if event.is_state() and event.type != EventTypes.Member:
+                non_member[(event.type, event.state_key)] = event.event_id
+            if context.state_group is None:
+                continue
+            cache.update(cache.sequence, context.state_group, dict(non_member))
+            # Only the sender's own membership, which a run without membership
+            # events cannot change: the auth types the push rules ask for.
+            sender_key = (EventTypes.Member, event.sender)
+            sender_member = state_before.get(sender_key)
+            if sender_member is not None:
+                members_cache.update(
+                    members_cache.sequence,
+                    context.state_group,
+                    {sender_key: sender_member},
+                    fetched_keys=(sender_key,),
+                )
 
 
 def _internal_error() -> ItemResult:

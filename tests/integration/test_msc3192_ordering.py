@@ -1,6 +1,8 @@
 """MSC3192 semantics 1 and 3: ordered items, each authorised against the state
 that includes the earlier ones; failures give null; repeats of current state."""
 
+import json
+
 from tests.integration.test_msc3192_base import BatchStateTestCase, state_items
 
 
@@ -141,3 +143,47 @@ class OrderingTestCase(BatchStateTestCase):
         for earlier, later in zip(body, body[1:], strict=False):
             event = self.get_success(self.store.get_event(later))
             self.assertEqual(event.prev_event_ids(), [earlier])
+
+    def test_later_sends_see_the_batch_state(self) -> None:
+        code, body = self.batch(state_items(5))
+        self.assertEqual(code, 200, body)
+        # A single send repeating a batch item is deduplicated against it...
+        repeat = self.helper.send_state(
+            self.room_id,
+            "org.example.setting",
+            {"value": 4},
+            state_key="key4",
+            tok=self.admin_token,
+        )["event_id"]
+        self.assertEqual(repeat, body[4])
+        # ...and the next batch builds on it.
+        code, again = self.batch(
+            [
+                {
+                    "event_type": "org.example.setting",
+                    "state_key": "key3",
+                    "content": {"value": 3},
+                },
+                {
+                    "event_type": "org.example.setting",
+                    "state_key": "key9",
+                    "content": {"value": 9},
+                },
+            ]
+        )
+        self.assertEqual(code, 200, again)
+        self.assertEqual(again[0], body[3])
+        self.assertNotIn(again[1], body)
+        channel = self.make_request(
+            "GET",
+            f"/_matrix/client/v3/rooms/{self.room_id}/state",
+            access_token=self.admin_token,
+        )
+        self.assertEqual(channel.code, 200)
+        full = json.loads(channel.result["body"])
+        settings = {
+            e["state_key"]: e["content"]["value"]
+            for e in full
+            if e["type"] == "org.example.setting"
+        }
+        self.assertEqual(settings, {f"key{i}": i for i in (0, 1, 2, 3, 4, 9)})
