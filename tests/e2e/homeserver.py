@@ -181,7 +181,7 @@ class Homeserver:
 
     def launch(self) -> None:
         """Starts the process without waiting for it to be ready."""
-        self._process = ServerProcess(
+        self._process = ServerProcess.synapse(
             HOMESERVER_APP,
             [self.config_path],
             cwd=self.directory,

@@ -1,4 +1,4 @@
-"""One Synapse process: started with its output in a log file, stopped by its PID.
+"""One server process (Synapse, or a service it needs): started with its output in a log file, stopped by its PID.
 
 Stopping sends SIGTERM, then SIGKILL if the process is still there after a grace
 period. Every process still running when the interpreter exits is stopped then too,
@@ -32,23 +32,19 @@ async def pause() -> None:
 
 
 class ServerProcess:
-    """``python -m <app> -c <config>...``, run from ``cwd`` with the repository root
-    on ``PYTHONPATH`` (so it can import ``msc_extensions`` and ``tests``)."""
+    """``command`` run from ``cwd`` with its output in ``log_path``, and the
+    repository root on ``PYTHONPATH`` (so Synapse can import ``msc_extensions`` and
+    ``tests``)."""
 
-    def __init__(
-        self, app: str, config_paths: Sequence[Path], cwd: Path, log_path: Path
-    ) -> None:
+    def __init__(self, command: Sequence[str], cwd: Path, log_path: Path) -> None:
         self.log_path = log_path
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             [str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])]
         )
-        command = [sys.executable, "-m", app]
-        for path in config_paths:
-            command += ["-c", str(path)]
         with log_path.open("ab") as log:
             self._popen = subprocess.Popen(
-                command,
+                list(command),
                 cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -57,6 +53,16 @@ class ServerProcess:
             )
         self.pid = self._popen.pid
         _running.add(self)
+
+    @classmethod
+    def synapse(
+        cls, app: str, config_paths: Sequence[Path], cwd: Path, log_path: Path
+    ) -> "ServerProcess":
+        """``python -m <app> -c <config>...`` with this interpreter."""
+        command = [sys.executable, "-m", app]
+        for path in config_paths:
+            command += ["-c", str(path)]
+        return cls(command, cwd, log_path)
 
     def exit_code(self) -> int | None:
         """The exit code, or None while the process runs."""
