@@ -73,12 +73,23 @@ _LOG_CONFIG: dict[str, Any] = {
 }
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` different loopback TCP ports that were free a moment ago: each is
+    bound to port 0 and read back, all held open until every one is picked."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind((LOOPBACK, 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def free_port() -> int:
-    """A loopback TCP port that was free a moment ago (bound to 0 and read back)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A loopback TCP port that was free a moment ago."""
+    (port,) = free_ports(1)
+    return port
 
 
 def module_entry(config: Mapping[str, Any] | None = None) -> dict[str, Any]:

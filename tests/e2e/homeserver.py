@@ -52,6 +52,9 @@ API (stable; other tests build on it)::
   headers. ``E2ETestCase`` gives every test one as ``self.client``.
 - ``signed_request`` / ``x_matrix_authorization`` (``tests.e2e.federation``): sign
   as any origin with any key.
+- Workers: ``tests.e2e.workers`` (``main_process_options``, ``start_worker``) with
+  ``tests.e2e.postgres.postgres_cluster()`` and ``tests.e2e.redis_server``; they
+  skip the test when PostgreSQL, psycopg2, redis-server or txredisapi is missing.
 
 Options: ``module_config`` (the msc_extensions ``config:`` mapping; ``None`` for
 ``{}``), ``load_module`` (False: no msc_extensions at all), ``extra_modules`` (more
@@ -83,7 +86,7 @@ from twisted.trial.unittest import TestCase
 from tests.e2e.client import JsonClient, Response
 from tests.e2e.config import (
     LOOPBACK,
-    free_port,
+    free_ports,
     homeserver_config,
     module_entry,
     write_homeserver_config,
@@ -152,8 +155,7 @@ class Homeserver:
         database: Mapping[str, Any] | None = None,
     ) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="msc-extensions-e2e-"))
-        self.client_port = free_port()
-        self.federation_port = free_port()
+        self.client_port, self.federation_port = free_ports(2)
         self.server_name = f"{LOOPBACK}:{self.federation_port}"
         self.client_url = f"http://{LOOPBACK}:{self.client_port}"
         self.federation_url = f"https://{LOOPBACK}:{self.federation_port}"
