@@ -67,6 +67,14 @@ class _FederationOrigin(FederationServlet):
     ) -> tuple[int, JsonDict]:
         return 200, {"probe": "federation", "origin": origin}
 
+    async def on_PUT(
+        self,
+        origin: str,
+        content: JsonDict,
+        query: Mapping[bytes, list[bytes]],
+    ) -> tuple[int, JsonDict]:
+        return 200, {"probe": "federation", "origin": origin, "content": content}
+
 
 class _ProbeFeature(Feature):
     name = "probe"

@@ -6,9 +6,11 @@ listener authenticates X-Matrix requests to module servlets, and that a bad conf
 stops start-up.
 """
 
+from signedjson.key import generate_signing_key
 from synapse.types import JsonDict
 
 from tests.e2e import probe_module
+from tests.e2e.federation import signed_request
 from tests.e2e.homeserver import (
     READY_TIMEOUT,
     E2ETestCase,
@@ -83,6 +85,30 @@ class FederationListenerTests(E2ETestCase):
         )
         self.assertEqual(status, 200, body)
         self.assertEqual(body, {"probe": "federation", "origin": pair.a.server_name})
+
+    async def test_signed_request_with_a_body_reaches_probe(self) -> None:
+        pair = await _probe_pair()
+        content = {"greeting": "hello", "nested": {"n": 1}}
+        status, body = await pair.b.federation_request(
+            self.client, pair.a, "PUT", probe_module.FEDERATION_PATH, content
+        )
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["origin"], pair.b.server_name)
+        self.assertEqual(body["content"], content)
+
+    async def test_request_signed_with_another_key_is_refused(self) -> None:
+        pair = await _probe_pair()
+        forged_key = generate_signing_key(pair.a.signing_key().version)
+        status, body = await signed_request(
+            self.client,
+            origin=pair.a.server_name,
+            signing_key=forged_key,
+            destination=pair.b.server_name,
+            destination_url=pair.b.federation_url,
+            method="GET",
+            uri=probe_module.FEDERATION_PATH,
+        )
+        self.assertEqual(status, 401, body)
 
     async def test_unsigned_request_is_refused(self) -> None:
         hs = (await _probe_pair()).b
