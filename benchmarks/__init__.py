@@ -36,10 +36,22 @@ __all__ = [
 class BenchOptions:
     #: Times each measurement is taken; the median is reported.
     rounds: int = 5
-    #: A Synapse ``database:`` mapping, or None for SQLite.
-    database: dict[str, Any] | None = None
-    #: A label for the database, printed with the results.
-    database_label: str = "SQLite"
+    #: Run the homeservers on PostgreSQL rather than SQLite.
+    postgres: bool = False
+
+    @property
+    def database_label(self) -> str:
+        return "PostgreSQL" if self.postgres else "SQLite"
+
+    def new_database(self) -> dict[str, Any] | None:
+        """The ``database:`` section for a new homeserver: None for SQLite, or a
+        fresh database in the run's PostgreSQL cluster (the e2e fixture's, started
+        on first use and stopped when the process exits)."""
+        if not self.postgres:
+            return None
+        from tests.e2e.postgres import postgres_cluster
+
+        return postgres_cluster().new_database()
 
 
 @dataclass

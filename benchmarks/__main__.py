@@ -27,7 +27,7 @@ def parse_args(
     parser.add_argument(
         "--postgres",
         action="store_true",
-        help="run on a throwaway PostgreSQL cluster (needs initdb and pg_ctl)",
+        help="run on a throwaway PostgreSQL cluster rather than SQLite",
     )
     args = parser.parse_args(argv)
     unknown = set(args.names) - set(benchmarks)
@@ -40,19 +40,7 @@ async def run(argv: Sequence[str]) -> None:
     benchmarks = discover()
     args = parse_args(argv, benchmarks)
     selected = [benchmarks[name] for name in args.names or benchmarks]
-    if args.postgres:
-        from benchmarks._postgres import throwaway_cluster
-
-        async with throwaway_cluster() as database:
-            options = BenchOptions(
-                rounds=args.rounds, database=database, database_label="PostgreSQL"
-            )
-            await run_benchmarks(selected, options)
-    else:
-        await run_benchmarks(selected, BenchOptions(rounds=args.rounds))
-
-
-async def run_benchmarks(selected: Sequence[Benchmark], options: BenchOptions) -> None:
+    options = BenchOptions(rounds=args.rounds, postgres=args.postgres)
     for benchmark in selected:
         rows = await benchmark.run(options)
         print(format_table(benchmark.name, options, rows), flush=True)

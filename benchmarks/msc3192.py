@@ -96,7 +96,7 @@ async def timed(work: Awaitable[None]) -> float:
 async def run(options: BenchOptions) -> list[Comparison]:
     client = JsonClient()
     hs = await start_homeserver(
-        None, module_config=MODULE_CONFIG, database=options.database
+        None, module_config=MODULE_CONFIG, database=options.new_database()
     )
     try:
         user = await hs.register_user(client, "bench", admin=True)

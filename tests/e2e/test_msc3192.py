@@ -7,7 +7,13 @@ from urllib.parse import quote
 
 from synapse.types import JsonDict
 
-from tests.e2e.homeserver import E2ETestCase, Homeserver, HomeserverPair, shared_pair
+from tests.e2e.homeserver import (
+    E2ETestCase,
+    Homeserver,
+    HomeserverPair,
+    shared_pair,
+    start_homeserver,
+)
 from tests.e2e.process import pause
 
 BATCH = "/_matrix/client/unstable/org.matrix.msc3192/rooms/{room}/batch_state/{txn}"
@@ -190,3 +196,73 @@ class BatchStateE2ETests(E2ETestCase):
                 pair.a, room_id, "m.room.member", remote.user_id, owner.access_token
             )
         self.assertEqual(member.get("membership"), "join", member)
+
+
+class BatchStateOnWorkerTests(E2ETestCase):
+    """On PostgreSQL, through a generic worker (an event creator) whose events the
+    main process persists. Skipped without PostgreSQL or Redis, saying which."""
+
+    async def test_batch_on_an_event_creating_worker(self) -> None:
+        from tests.e2e.postgres import postgres_cluster
+        from tests.e2e.redis_server import redis_server
+        from tests.e2e.workers import main_process_options, start_worker
+
+        cluster = postgres_cluster()
+        redis = await redis_server()
+        main = await start_homeserver(
+            self,
+            database=cluster.new_database(),
+            **main_process_options(redis.port),
+        )
+        worker = await start_worker(self, main)
+        owner = await main.register_user(self.client, "worker_owner")
+        status, body = await self.client.post_json(
+            worker.client_url + "/_matrix/client/v3/createRoom",
+            {"preset": "private_chat"},
+            access_token=owner.access_token,
+        )
+        self.assertEqual(status, 200, body)
+        room_id = body["room_id"]
+        items: list[JsonDict] = [
+            {"event_type": "org.example.w", "state_key": f"k{i}", "content": {"i": i}}
+            for i in range(50)
+        ]
+        items.append(
+            {
+                "event_type": "m.room.member",
+                "state_key": f"@spammer:{main.server_name}",
+                "content": {"membership": "ban"},
+            }
+        )
+        url = worker.client_url + BATCH.format(room=quote(room_id), txn="w1")
+        status, ids = await self.client.put_json(
+            url, items[:50], access_token=owner.access_token
+        )
+        self.assertEqual(status, 200, ids)
+        self.assertTrue(all(ids), ids)
+        status, replay = await self.client.put_json(
+            url, items[:50], access_token=owner.access_token
+        )
+        self.assertEqual((status, replay), (200, ids))
+        status, ban = await self.client.put_json(
+            worker.client_url + BATCH.format(room=quote(room_id), txn="w2"),
+            items[50:],
+            access_token=owner.access_token,
+        )
+        self.assertEqual(status, 200, ban)
+
+        # The main process, which persisted them, serves them.
+        for key, expected in (("k0", {"i": 0}), ("k49", {"i": 49})):
+            status, content = await self.client.get_json(
+                main.client_url
+                + f"/_matrix/client/v3/rooms/{quote(room_id)}/state/org.example.w/{key}",
+                access_token=owner.access_token,
+            )
+            self.assertEqual((status, content), (200, expected))
+        status, member = await self.client.get_json(
+            main.client_url
+            + f"/_matrix/client/v3/rooms/{quote(room_id)}/state/m.room.member/"
+            + quote(f"@spammer:{main.server_name}"),
+            access_token=owner.access_token,
+        )
+        self.assertEqual((status, member.get("membership")), (200, "ban"), member)
