@@ -283,12 +283,14 @@ class BatchStateEvents:
         depth: int | None = None
 
         for position, item in enumerate(items):
-            existing = await self._same_as_current(state_map, item, sender)
-            if existing is not None:
-                results[position] = ItemResult.sent(existing)
-                continue
             try:
+                # In the order PUT /state runs them: the spam check first, then
+                # deduplication against current state.
                 await self.check_may_send_state(requester, room_id, item, is_admin)
+                existing = await self._same_as_current(state_map, item, sender)
+                if existing is not None:
+                    results[position] = ItemResult.sent(existing)
+                    continue
                 event, context = await self._creation.create_event(
                     requester,
                     item.event_dict(room_id, sender),

@@ -104,6 +104,12 @@ class MembershipTestCase(BatchStateTestCase):
         self.assertIsNone(self.membership(grace))
 
     def test_spam_checker_user_may_send_state_event_is_consulted(self) -> None:
+        # Set before the checker exists; the repeat below is refused all the same,
+        # as PUT /state refuses it.
+        self.helper.send_state(
+            self.room_id, "m.room.name", {"name": "old"}, tok=self.admin_token
+        )
+
         async def user_may_send_state_event(
             user_id: str, room_id: str, event_type: str, state_key: str, content: Any
         ) -> Any:
@@ -121,6 +127,10 @@ class MembershipTestCase(BatchStateTestCase):
         self.assertEqual(code, 200, body)
         self.assertIsNone(body[0])
         self.assertIsNotNone(body[1])
+        code, body = self.batch(
+            [{"event_type": "m.room.name", "content": {"name": "old"}}]
+        )
+        self.assertEqual(code, 403, body)
 
     def test_check_event_for_spam_is_consulted(self) -> None:
         async def check_event_for_spam(event: EventBase) -> Any:
