@@ -55,6 +55,15 @@ class MembershipTestCase(BatchStateTestCase):
         self.assertEqual(self.membership(erin), "leave")
         self.assertEqual(self.state("m.room.topic"), {"topic": "after"})
 
+    def test_remote_users_can_be_banned_and_unbanned(self) -> None:
+        remote = "@troll:remote.example.com"
+        code, body = self.batch([member(remote, "ban", reason="spam")])
+        self.assertEqual(code, 200, body)
+        self.assertEqual(self.membership(remote), "ban")
+        code, body = self.batch([member(remote, "leave")])
+        self.assertEqual(code, 200, body)
+        self.assertEqual(self.membership(remote), "leave")
+
     def test_transition_rules_apply(self) -> None:
         frank, _ = self.register_member("frank")
         self.helper.ban(self.room_id, self.admin_id, frank, tok=self.admin_token)
