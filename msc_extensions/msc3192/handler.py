@@ -60,6 +60,16 @@ class BatchStateHandler:
             raise NotFoundError(f"Unknown room {room_id}")
         await self.events.ratelimit(requester)
         results = await self.apply(requester, room_id, items)
+        # One line per batch, so that admins can watch for bulk state changes
+        # (the proposal's security considerations).
+        logger.info(
+            "batch_state by %s in %s: %d items, %d event IDs, %d failed",
+            requester.user.to_string(),
+            room_id,
+            len(items),
+            sum(r.event_id is not None for r in results),
+            sum(r.event_id is None for r in results),
+        )
         return response_for(items, results)
 
     async def apply(

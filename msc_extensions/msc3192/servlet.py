@@ -56,7 +56,7 @@ def read_json_body(request: SynapseRequest, max_bytes: int) -> Any:
         )
     try:
         return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise SynapseError(
             400, f"The body is not valid JSON: {e}", Codes.NOT_JSON
         ) from None

@@ -109,6 +109,9 @@ class BadInputTestCase(BatchStateTestCase):
         self.assert_rejected(b'[{"event_type": ', Codes.NOT_JSON, "JSON")
         self.assert_rejected(b"[NaN]", Codes.NOT_JSON, "JSON")
 
+    def test_too_deeply_nested_json_is_400(self) -> None:
+        self.assert_rejected(b"[" * 100000 + b"]" * 100000, Codes.NOT_JSON, "JSON")
+
     def test_one_bad_item_writes_none_of_the_good_ones(self) -> None:
         body = [*state_items(3), {"event_type": "a.b", "content": None}]
         self.assert_rejected(body, Codes.INVALID_PARAM, "Item 3")
