@@ -197,6 +197,29 @@ class BatchStateE2ETests(E2ETestCase):
             )
         self.assertEqual(member.get("membership"), "join", member)
 
+        # A batch sent on A reaches B over federation, and B accepts its events.
+        items = [
+            {"event_type": "org.example.fed", "state_key": f"k{i}", "content": {"i": i}}
+            for i in range(50)
+        ]
+        status, ids = await self.batch(
+            pair.a, room_id, "fed", items, owner.access_token
+        )
+        self.assertEqual(status, 200, ids)
+        content: Any = None
+        for _ in range(100):
+            status, content = await self.state(
+                pair.b, room_id, "org.example.fed", "k49", remote.access_token
+            )
+            if status == 200:
+                break
+            await pause()
+        self.assertEqual(content, {"i": 49})
+        status, content = await self.state(
+            pair.b, room_id, "org.example.fed", "k0", remote.access_token
+        )
+        self.assertEqual((status, content), (200, {"i": 0}))
+
 
 class BatchStateOnWorkerTests(E2ETestCase):
     """On PostgreSQL, through a generic worker (an event creator) whose events the
