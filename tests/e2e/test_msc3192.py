@@ -2,11 +2,22 @@
 real listener, and remote invites in a batch reach another real homeserver."""
 
 import json
+import sqlite3
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from synapse.module_api import ModuleApi
 from synapse.types import JsonDict
 
+from msc_extensions._synapse_private.resources import (
+    FederationAuthenticator,
+    FederationRateLimiter,
+    FederationServlet,
+    homeserver_of,
+)
+from msc_extensions.feature import Feature
+from msc_extensions.routing import FeatureRouter
 from tests.e2e.homeserver import (
     E2ETestCase,
     Homeserver,
@@ -17,6 +28,57 @@ from tests.e2e.homeserver import (
 from tests.e2e.process import pause
 
 BATCH = "/_matrix/client/unstable/org.matrix.msc3192/rooms/{room}/batch_state/{txn}"
+
+
+class _RefuseState(FederationServlet):
+    """Replaces Synapse's ``GET /state_ids/{roomId}`` (and ``/state``, below)."""
+
+    PREFIX = "/_matrix/federation/v1"
+    PATH = "/state_ids/(?P<room_id>[^/]*)/?"
+
+    async def on_GET(
+        self,
+        origin: str,
+        content: Any,
+        query: Mapping[bytes, list[bytes]],
+        room_id: str,
+    ) -> tuple[int, JsonDict]:
+        return 503, {"errcode": "M_UNKNOWN", "error": "state is not served here"}
+
+
+class _RefuseFullState(_RefuseState):
+    PATH = "/state/(?P<room_id>[^/]*)/?"
+
+
+class _RefuseStateFeature(Feature):
+    name = "refuse_state"
+
+    def __init__(self, api: ModuleApi) -> None:
+        self._api = api
+
+    def federation_servlets(
+        self, authenticator: FederationAuthenticator, ratelimiter: FederationRateLimiter
+    ) -> Iterable[FederationServlet]:
+        hs = homeserver_of(self._api)
+        return [
+            servlet(hs, authenticator, ratelimiter, hs.hostname)
+            for servlet in (_RefuseState, _RefuseFullState)
+        ]
+
+
+class RefuseStateModule:
+    """Test-only: a homeserver that serves no room state over federation, so that
+    a server joining its rooms stays in partial state."""
+
+    def __init__(self, config: Mapping[str, Any], api: ModuleApi) -> None:
+        FeatureRouter(homeserver_of(api), [_RefuseStateFeature(api)]).install()
+
+    @staticmethod
+    def parse_config(config: Mapping[str, Any]) -> Mapping[str, Any]:
+        return config
+
+
+REFUSE_STATE = {"module": f"{__name__}.RefuseStateModule", "config": {}}
 
 
 async def _pair() -> HomeserverPair:
@@ -289,3 +351,77 @@ class BatchStateOnWorkerTests(E2ETestCase):
             access_token=owner.access_token,
         )
         self.assertEqual((status, member.get("membership")), (200, "ban"), member)
+
+
+class BatchStateInPartialStateRoomTests(E2ETestCase):
+    async def test_batch_into_a_partial_state_room(self) -> None:
+        a = await start_homeserver(
+            self, load_module=False, extra_modules=[REFUSE_STATE]
+        )
+        b = await start_homeserver(self)
+        owner = await a.register_user(self.client, "ps_owner")
+        bob = await b.register_user(self.client, "ps_bob")
+        status, body = await self.client.post_json(
+            a.client_url + "/_matrix/client/v3/createRoom",
+            {
+                "preset": "public_chat",
+                "power_level_content_override": {"users": {bob.user_id: 100}},
+            },
+            access_token=owner.access_token,
+        )
+        self.assertEqual(status, 200, body)
+        room_id = body["room_id"]
+        status, body = await self.client.post_json(
+            b.client_url
+            + f"/_matrix/client/v3/join/{quote(room_id)}"
+            + f"?server_name={quote(a.server_name)}",
+            {},
+            access_token=bob.access_token,
+        )
+        self.assertEqual(status, 200, body)
+        self.assertIn(room_id, _partial_state_rooms(b))
+
+        room = quote(room_id)
+        status, body = await self.client.put_json(
+            b.client_url + f"/_matrix/client/v3/rooms/{room}/state/org.example.ps/same",
+            {"v": 1},
+            access_token=bob.access_token,
+        )
+        self.assertEqual(status, 200, body)
+        existing = body["event_id"]
+
+        items: list[JsonDict] = [
+            {"event_type": "org.example.ps", "state_key": f"k{i}", "content": {"i": i}}
+            for i in range(5)
+        ]
+        items.append(
+            {"event_type": "org.example.ps", "state_key": "same", "content": {"v": 1}}
+        )
+        status, ids = await self.client.put_json(
+            b.client_url + BATCH.format(room=room, txn="ps1"),
+            items,
+            access_token=bob.access_token,
+        )
+        self.assertEqual(status, 200, ids)
+        self.assertTrue(all(ids[:5]), ids)
+        self.assertEqual(ids[5], existing)
+        # Still partial: the batch did not wait for, or need, the full state.
+        self.assertIn(room_id, _partial_state_rooms(b))
+
+        # The events were sent over federation and A accepted them.
+        content: Any = None
+        for _ in range(100):
+            status, content = await self.client.get_json(
+                a.client_url
+                + f"/_matrix/client/v3/rooms/{room}/state/org.example.ps/k4",
+                access_token=owner.access_token,
+            )
+            if status == 200:
+                break
+            await pause()
+        self.assertEqual(content, {"i": 4})
+
+
+def _partial_state_rooms(hs: Homeserver) -> set[str]:
+    with sqlite3.connect(hs.directory / "homeserver.db") as db:
+        return {row[0] for row in db.execute("SELECT room_id FROM partial_state_rooms")}
