@@ -30,7 +30,9 @@ def count(summary_line: str) -> dict[str, int]:
 
 def main() -> int:
     command = [sys.executable, "-m", "twisted.trial", *sys.argv[1:]]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    # Unbuffered, so a slow or stuck test shows in the log as it happens.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     assert process.stdout is not None
     summary = ""
     for line in process.stdout:

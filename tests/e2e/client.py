@@ -15,6 +15,7 @@ from OpenSSL import SSL
 from twisted.internet import reactor
 from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
 from twisted.internet.ssl import CertificateOptions
+from twisted.protocols import tls
 from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
@@ -46,10 +47,27 @@ class TrustAnyCertificate:
         return _UnverifiedTLS()
 
 
+def _real_reactor_clock() -> Any:
+    return reactor
+
+
+def use_the_real_reactor_for_tls() -> None:
+    """Undo what Synapse's test harness leaves behind for TLS.
+
+    Each fake reactor of the harness points Twisted's TLS protocol at itself for its
+    timers (``twisted.protocols.tls._get_default_clock``) and never puts the real
+    reactor back. A TLS connection made afterwards on the real reactor then waits
+    forever for a timer that only the fake clock could fire: every HTTPS request of
+    an end-to-end test that runs after a harness test in the same process hangs.
+    """
+    tls._get_default_clock = _real_reactor_clock
+
+
 class JsonClient:
     """JSON requests to any URL; every method returns ``(status, body)``."""
 
     def __init__(self) -> None:
+        use_the_real_reactor_for_tls()
         self._pool = HTTPConnectionPool(reactor, persistent=True)
         agent = Agent(reactor, contextFactory=TrustAnyCertificate(), pool=self._pool)
         self._http = treq.client.HTTPClient(agent)
