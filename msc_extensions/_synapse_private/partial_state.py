@@ -117,6 +117,8 @@ class PartialStateInternals:
             )
         except Exception:
             return None
+        if not event_id:  # Synapse writes it just after the join is persisted
+            return None
         event = await self._store.get_event(event_id, allow_none=True)
         return event.origin_server_ts if event else None
 

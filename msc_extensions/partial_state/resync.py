@@ -60,6 +60,7 @@ class RoomResyncState:
     consecutive_failures: int = 0
     last_error: str | None = None
     last_attempt_ms: int | None = None
+    last_failure_ms: int | None = None
     running: bool = False
     destinations: frozenset[str] = frozenset()
 
@@ -72,6 +73,7 @@ class RoomResyncState:
             "consecutive_failures": self.consecutive_failures,
             "last_error": self.last_error,
             "last_attempt_time": self.last_attempt_ms,
+            "last_failure_time": self.last_failure_ms,
             "next_attempt_time": None if running else self.next_attempt_ms,
             "resync_running": running,
         }
@@ -140,8 +142,9 @@ class ResyncScheduler:
         now = self._now()
         for room in rooms.values():
             known = self._rooms.get(room.room_id)
-            if known is not None and known.joined_via is None:
-                # First seen when Synapse's own resync started.
+            if known is not None and known.join_time_ms is None:
+                # First seen when Synapse's own resync started, or the join event
+                # was not recorded yet.
                 known.joined_via = room.joined_via
                 known.join_time_ms = await self._internals.join_time_ms(room.room_id)
             if known is None:
@@ -248,10 +251,11 @@ class ResyncScheduler:
         now = self._now()
         if not counted:
             state.attempts += 1
+            state.last_attempt_ms = now
             self._metrics.attempt()
         state.consecutive_failures += 1
         state.last_error = error
-        state.last_attempt_ms = now
+        state.last_failure_ms = now
         state.next_attempt_ms = now + next_delay_ms(
             state.consecutive_failures,
             self._config.resync_interval_ms,
@@ -298,12 +302,13 @@ class ResyncScheduler:
 
     def on_remote_server_up(self, server: str) -> None:
         """Synapse saw ``server`` alive again: rooms it serves become due, no sooner
-        than one interval after their last attempt."""
+        than one interval after their last failure (so that a flapping server that
+        keeps sending transactions cannot make us hammer it)."""
         due = False
         for state in self._rooms.values():
             if server in state.destinations or server == state.joined_via:
                 earliest = (
-                    state.last_attempt_ms or 0
+                    state.last_failure_ms or 0
                 ) + self._config.resync_interval_ms
                 state.next_attempt_ms = min(state.next_attempt_ms, earliest)
                 due = True

@@ -1,0 +1,170 @@
+"""A small TLS-terminating HTTP proxy in front of a homeserver's federation listener.
+
+Give the homeserver the proxy's address as its server name
+(``overrides={"server_name": proxy.server_name}``): other servers then reach it only
+through the proxy, which forwards every request to the real listener, except that
+while :attr:`FederationProxy.blocked` is set it answers requests whose path starts
+with one of :attr:`FederationProxy.blocked_prefixes` with ``502 Bad Gateway`` at once,
+as a failing load balancer would. The sender's federation client counts a 5xx as
+a failure of the destination, and puts it into retry back-off, exactly as for a
+server that is down.
+
+Usage::
+
+    port = free_port()
+    hs = Homeserver(overrides={"server_name": f"127.0.0.1:{port}"}, ...)
+    proxy = await FederationProxy.start(test, hs.directory, port=port)
+    proxy.backend_url = hs.federation_url
+    proxy.blocked = True
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import treq
+from twisted.internet import defer, endpoints, reactor, ssl
+from twisted.internet.interfaces import IListeningPort
+from twisted.trial.unittest import TestCase
+from twisted.web import resource, server
+from twisted.web.client import Agent
+from twisted.web.http_headers import Headers
+
+from tests.e2e.client import TrustAnyCertificate
+from tests.e2e.config import LOOPBACK, free_port, make_tls_certificate
+
+#: What a resync asks for: the state at an event, as IDs or in full.
+STATE_REQUESTS = (
+    "/_matrix/federation/v1/state_ids/",
+    "/_matrix/federation/v1/state/",
+)
+
+_HOP_BY_HOP = {
+    b"connection",
+    b"content-length",
+    b"host",
+    b"keep-alive",
+    b"transfer-encoding",
+}
+
+
+def use_the_real_reactor_for_tls() -> None:
+    """Undo what Synapse's test harness leaves behind: its fake reactor sets
+    ``twisted.protocols.tls._get_default_clock`` to itself and never restores it,
+    so real TLS connections made later in the same process (these tests run after
+    the harness tests in one trial run) schedule their writes on a clock that never
+    advances, and hang."""
+    from twisted.protocols import tls
+
+    def real_reactor() -> object:
+        from twisted.internet import reactor as real
+
+        return real
+
+    tls._get_default_clock = real_reactor  # type: ignore[assignment]
+
+
+class _Forwarder(resource.Resource):
+    isLeaf = True
+
+    def __init__(self, proxy: "FederationProxy") -> None:
+        super().__init__()
+        self._proxy = proxy
+
+    def render(self, request: server.Request) -> object:
+        defer.ensureDeferred(self._forward(request))
+        return server.NOT_DONE_YET
+
+    async def _forward(self, request: server.Request) -> None:
+        proxy = self._proxy
+        assert request.uri is not None and request.method is not None
+        path = request.uri.decode()
+        proxy.seen.append(path)
+        try:
+            if proxy.blocked and path.startswith(proxy.blocked_prefixes):
+                proxy.refused.append(path)
+                request.setResponseCode(502)
+                request.setHeader(b"Content-Type", b"application/json")
+                request.write(b'{"errcode": "M_UNKNOWN", "error": "proxy: blocked"}')
+                return
+            assert request.content is not None
+            body = request.content.read()
+            headers = Headers(
+                {
+                    name: values
+                    for name, values in request.requestHeaders.getAllRawHeaders()
+                    if name.lower() not in _HOP_BY_HOP
+                }
+            )
+            response = await proxy.http.request(
+                request.method.decode(),
+                proxy.backend_url + path,
+                headers=headers,
+                data=body or None,
+            )
+            content = await treq.content(response)
+            request.setResponseCode(response.code)
+            for name, values in response.headers.getAllRawHeaders():
+                if name.lower() not in _HOP_BY_HOP:
+                    request.responseHeaders.setRawHeaders(name, values)
+            request.write(content)
+        except Exception as e:  # the backend is down: what a proxy says then
+            request.setResponseCode(502)
+            request.write(f'{{"errcode": "M_UNKNOWN", "error": "{e!r}"}}'.encode())
+        finally:
+            if not request.finished:
+                request.finish()
+
+
+class FederationProxy:
+    """A TLS proxy on ``127.0.0.1:<port>``; see the module docstring."""
+
+    def __init__(self, port: int, certificate_dir: Path) -> None:
+        self.port = port
+        self.server_name = f"{LOOPBACK}:{port}"
+        self.backend_url = ""
+        self.blocked = False
+        self.blocked_prefixes: tuple[str, ...] = STATE_REQUESTS
+        #: Every path asked for, and those answered 502 because blocked.
+        self.seen: list[str] = []
+        self.refused: list[str] = []
+        self.http = treq.client.HTTPClient(
+            Agent(reactor, contextFactory=TrustAnyCertificate())
+        )
+        self._certificate_dir = certificate_dir
+        self._listening: IListeningPort | None = None
+
+    @classmethod
+    async def start(
+        cls,
+        test: TestCase | None,
+        certificate_dir: Path,
+        *,
+        port: int | None = None,
+        blocked_prefixes: Sequence[str] = STATE_REQUESTS,
+    ) -> "FederationProxy":
+        """A listening proxy; stopped when ``test`` cleans up (or call
+        :meth:`stop`). ``port`` defaults to a free one."""
+        certificate_dir.mkdir(parents=True, exist_ok=True)
+        if not (certificate_dir / "tls.crt").exists():
+            make_tls_certificate(certificate_dir)
+        proxy = cls(port or free_port(), certificate_dir)
+        proxy.blocked_prefixes = tuple(blocked_prefixes)
+        await proxy._listen()
+        if test is not None:
+            test.addCleanup(proxy.stop)
+        return proxy
+
+    async def _listen(self) -> None:
+        pem = (self._certificate_dir / "tls.key").read_bytes() + (
+            self._certificate_dir / "tls.crt"
+        ).read_bytes()
+        certificate = ssl.PrivateCertificate.loadPEM(pem)
+        endpoint = endpoints.SSL4ServerEndpoint(
+            reactor, self.port, certificate.options(), interface=LOOPBACK
+        )
+        self._listening = await endpoint.listen(server.Site(_Forwarder(self)))
+
+    async def stop(self) -> None:
+        if self._listening is not None:
+            await self._listening.stopListening()
+            self._listening = None
