@@ -38,8 +38,11 @@ and the federation helpers at the end.
 7. ``Clock.call_later`` with ``synapse.util.duration.Duration`` and the logcontext
    helpers: a time limit on Synapse's hierarchy answer for partial-state rooms, so
    that it can never hang.
-8. Aborting: ``RoomShutdownHandler.shutdown_room`` (local users leave, the room is
-   blocked from re-joins only if asked) and ``PaginationHandler.purge_room``.
+8. Aborting: ``RoomMemberHandler.update_membership`` and ``forget`` (local users
+   leave, as the room shutdown admin API makes them), ``get_local_users_related_to_room``,
+   ``get_destination_last_successful_stream_ordering`` (has the leave reached a
+   server yet), ``set_destination_retry_timings`` (undo the back-off Synapse records
+   when a request is cancelled) and ``PaginationHandler.purge_room``.
 """
 
 import logging
@@ -254,26 +257,45 @@ class PartialStateInternals:
             and level > default
         )
 
-    async def make_local_users_leave_and_purge(
-        self, room_id: str, requester_user_id: str
-    ) -> list[str]:
-        """Local users leave the room, then the room is purged. Returns who left."""
-        from synapse.types.handlers import ShutdownRoomParams
+    async def make_local_users_leave(self, room_id: str) -> dict[str, int]:
+        """Every local user joined, invited or knocking leaves (as the room
+        shutdown admin API makes them) and forgets the room. Returns each user's
+        leave event stream position."""
+        from synapse.api.constants import Membership
+        from synapse.types import UserID, create_requester
 
-        params: ShutdownRoomParams = {
-            "requester_user_id": requester_user_id,
-            "new_room_user_id": None,
-            "new_room_name": None,
-            "message": None,
-            "block": False,
-            "purge": True,
-            "force_purge": True,
-        }
-        result = await self._hs.get_room_shutdown_handler().shutdown_room(
-            room_id, params
+        handler = self._hs.get_room_member_handler()
+        left: dict[str, int] = {}
+        related = await self._store.get_local_users_related_to_room(room_id)
+        for user_id, membership in related:
+            if membership not in (Membership.JOIN, Membership.INVITE, Membership.KNOCK):
+                continue
+            requester = create_requester(user_id)
+            _, stream_id = await handler.update_membership(
+                requester=requester,
+                target=UserID.from_string(user_id),
+                room_id=room_id,
+                action=Membership.LEAVE,
+                content={},
+                ratelimit=False,
+                require_consent=False,
+            )
+            await handler.forget(requester.user, room_id, do_not_schedule_purge=True)
+            left[user_id] = int(stream_id)
+        return left
+
+    async def delivered_up_to(self, destination: str) -> int:
+        """The stream position of the last event sent to ``destination``."""
+        position = await self._store.get_destination_last_successful_stream_ordering(
+            destination
         )
+        return int(position or 0)
+
+    async def purge_room(self, room_id: str) -> None:
         await self._hs.get_pagination_handler().purge_room(room_id, force=True)
-        return list(result["kicked_users"]) if result else []
+
+    async def clear_retry_backoff(self, destination: str) -> None:
+        await self._store.set_destination_retry_timings(destination, None, 0, 0)
 
 
 # (5) federation answers

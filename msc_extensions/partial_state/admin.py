@@ -16,13 +16,14 @@ from synapse.http.site import SynapseRequest
 from synapse.module_api import ModuleApi
 from synapse.types import JsonDict
 
-from msc_extensions._synapse_private.partial_state import PartialStateInternals
+from msc_extensions._synapse_private.partial_state import (
+    PartialStateInternals,
+    PartialStateRoom,
+)
+from msc_extensions.partial_state.abort import LOSABLE, RoomAborter
 from msc_extensions.partial_state.resync import ResyncScheduler
 
 ADMIN_PREFIX = "/_synapse/admin/v1/msc_extensions/partial_state_rooms"
-
-#: What DELETE refuses to lose unless the body names it in ``"lose"``.
-LOSABLE = ("local_aliases", "local_power")
 
 
 class _AdminServlet(RestServlet):
@@ -38,6 +39,7 @@ class _AdminServlet(RestServlet):
         self._api = api
         self._internals = internals
         self._scheduler = scheduler
+        self._aborter = RoomAborter(api, internals, scheduler)
 
     async def _assert_admin(self, request: SynapseRequest) -> str:
         requester = await self._api.get_user_by_req(request)
@@ -46,7 +48,7 @@ class _AdminServlet(RestServlet):
             raise AuthError(HTTPStatus.FORBIDDEN, "You are not a server admin")
         return user_id
 
-    async def _partial_state_room(self, room_id: str):  # type: ignore[no-untyped-def]
+    async def _partial_state_room(self, room_id: str) -> PartialStateRoom:
         rooms = await self._scheduler.refresh()
         room = rooms.get(room_id)
         if room is None:
@@ -95,7 +97,7 @@ class PartialStateRoomServlet(_AdminServlet):
     async def on_DELETE(
         self, request: SynapseRequest, room_id: str
     ) -> tuple[int, JsonDict]:
-        admin_id = await self._assert_admin(request)
+        await self._assert_admin(request)
         body = parse_json_object_from_request(request, allow_empty_body=True)
         lose = body.get("lose", [])
         if not isinstance(lose, list) or not all(x in LOSABLE for x in lose):
@@ -106,13 +108,7 @@ class PartialStateRoomServlet(_AdminServlet):
             )
         await self._partial_state_room(room_id)
 
-        would_lose: JsonDict = {}
-        aliases = await self._internals.local_aliases(room_id)
-        if aliases and "local_aliases" not in lose:
-            would_lose["local_aliases"] = aliases
-        powerful = await self._internals.local_users_with_power(room_id)
-        if powerful and "local_power" not in lose:
-            would_lose["local_power"] = powerful
+        would_lose = await self._aborter.would_lose(room_id, lose)
         if would_lose:
             raise SynapseError(
                 HTTPStatus.CONFLICT,
@@ -122,13 +118,12 @@ class PartialStateRoomServlet(_AdminServlet):
                 Codes.UNKNOWN,
                 additional_fields={"would_lose": would_lose},
             )
-
-        self._scheduler.forget(room_id)
-        cancelled = self._internals.cancel_resync(room_id)
-        left = await self._internals.make_local_users_leave_and_purge(room_id, admin_id)
+        result = await self._aborter.abort(room_id)
         return 200, {
             "room_id": room_id,
-            "resync_cancelled": cancelled,
-            "local_users_left": left,
+            "resync_cancelled": result.resync_cancelled,
+            "local_users_left": result.local_users_left,
+            "leave_delivered_to": result.leave_delivered_to,
+            "leave_not_delivered_to": result.leave_not_delivered_to,
             "purged": True,
         }
