@@ -28,7 +28,8 @@ from twisted.trial.unittest import SkipTest
 from tests.e2e.config import LOOPBACK, free_port
 
 _SEARCHED = [Path("/usr/lib/postgresql") / v / "bin" for v in ("17", "16", "15")]
-_USER = "synapse"
+#: The role that owns the databases (and, for the harness, creates them).
+HARNESS_USER = "synapse"
 
 
 def _server_bindir() -> Path | None:
@@ -101,7 +102,7 @@ class PostgresCluster:
             ]
         )
         self._started = True
-        self.sql(f"CREATE ROLE {_USER} LOGIN PASSWORD '{self.password}'")
+        self.sql(f"CREATE ROLE {HARNESS_USER} LOGIN PASSWORD '{self.password}'")
 
     def sql(self, statement: str) -> None:
         """Runs one statement as the superuser, over the Unix socket."""
@@ -126,13 +127,13 @@ class PostgresCluster:
         self._databases += 1
         name = f"synapse_{self._databases}"
         self.sql(
-            f"CREATE DATABASE {name} OWNER {_USER} ENCODING 'UTF8' "
+            f"CREATE DATABASE {name} OWNER {HARNESS_USER} ENCODING 'UTF8' "
             "LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
         )
         return {
             "name": "psycopg2",
             "args": {
-                "user": _USER,
+                "user": HARNESS_USER,
                 "password": self.password,
                 "database": name,
                 "host": LOOPBACK,
