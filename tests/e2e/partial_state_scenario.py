@@ -200,11 +200,17 @@ async def a_returns_and_talks(pair: PartialStatePair, until: float) -> None:
         await client.close()
 
 
-async def time_to_full_state(pair: PartialStatePair, limit_s: float) -> float | None:
-    """A returns now; seconds until B's room is full-state, or None after
-    ``limit_s``."""
+async def time_to_full_state(
+    pair: PartialStatePair, limit_s: float, *, talk: bool = True
+) -> float | None:
+    """A returns now (its users talking, unless ``talk`` is false); seconds until
+    B's room is full-state, or None after ``limit_s``."""
     start = time.monotonic()
-    talking = defer.ensureDeferred(a_returns_and_talks(pair, start + limit_s))
+    if talk:
+        talking = defer.ensureDeferred(a_returns_and_talks(pair, start + limit_s))
+    else:
+        pair.proxy.blocked = False
+        talking = defer.succeed(None)
     try:
         while time.monotonic() - start < limit_s:
             if not pair.b_is_partial():
