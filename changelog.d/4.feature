@@ -1,0 +1,1 @@
+MSC3895 and MSC3902: partial-state rooms answer honestly over federation (configurable error code, answers for our own events, a hierarchy that never hangs), and a looping call brings stalled resyncs back to full state, with an admin API (list, resync, abort) and Prometheus metrics.
