@@ -7,9 +7,11 @@ refuses A's state requests; B's join-time resync and one retry by the module fai
 so the room is in the module's back-off and A is in Synapse's retry back-off. Then A
 returns, and the round measures until B's room is no longer partial-state:
 
-- "A returns and talks": A's users send messages, so A sends B transactions;
-- "A returns silently": nothing reaches B; the loop's own schedule and its probe of
-  the backed-off server must find A.
+- "A returns and talks": A's state requests were refused (502) and B's join-time
+  resync and one retry failed; A's users send messages, so A sends B transactions;
+- "A returns silently": A was down altogether (connections dropped) while B's
+  resync failed three times, so the room's next attempt is four intervals away;
+  nothing reaches B, and the loop's probe of the unreachable server must find A.
 
 The baseline column is the configured interval itself; the "speed-up" column is
 interval / time (1.0x: full state one interval after A's return; 0.5x: two).
@@ -37,9 +39,17 @@ async def one_round(client: JsonClient, *, talk: bool) -> float:
         None, client, b_module_config=MODULE_CONFIG, members=MEMBERS
     )
     try:
-        await wait_for_failed_retries(
-            pair, client, attempts=2, timeout_s=4 * RESYNC_INTERVAL_S
-        )
+        if talk:
+            await wait_for_failed_retries(
+                pair, client, attempts=2, timeout_s=4 * RESYNC_INTERVAL_S
+            )
+        else:
+            # A goes down altogether, long enough for the room's back-off to grow
+            # to four intervals.
+            pair.proxy.go_down()
+            await wait_for_failed_retries(
+                pair, client, attempts=3, timeout_s=6 * RESYNC_INTERVAL_S
+            )
         seconds = await time_to_full_state(
             pair, limit_s=6 * RESYNC_INTERVAL_S, talk=talk
         )

@@ -25,6 +25,7 @@ import logging
 from collections.abc import Iterable
 
 import attr
+from synapse.api.errors import CodeMessageException, RequestSendFailed
 from synapse.module_api import ModuleApi
 
 from msc_extensions._synapse_private.partial_state import (
@@ -62,6 +63,8 @@ class RoomResyncState:
     last_attempt_ms: int | None = None
     last_failure_ms: int | None = None
     running: bool = False
+    #: The last failure reached no server at all (no HTTP answer).
+    unreachable: bool = False
     destinations: frozenset[str] = frozenset()
 
     def as_json(self, running: bool) -> dict[str, object]:
@@ -95,6 +98,7 @@ class ResyncScheduler:
         self._starting: set[str] = set()
         self._aborted: set[str] = set()
         self._tick_running = False
+        self._last_probe_ms: dict[str, int] = {}
 
     def _now(self) -> int:
         return self._api.get_current_time_msec()
@@ -132,6 +136,39 @@ class ResyncScheduler:
                     await self.start_resync(room)
                 except Exception:
                     logger.exception("Could not start a resync of %s", room.room_id)
+        await self._probe_unreachable_destinations()
+
+    async def _probe_unreachable_destinations(self) -> None:
+        """Rooms waiting out their back-off because no server could be reached at
+        all: probe those servers once per interval, so that a server that comes
+        back without telling us is found within an interval, not at the room's
+        next attempt (up to ``max_resync_interval`` away). Rooms whose servers
+        answered (with an error) keep their exponential back-off."""
+        now = self._now()
+        interval = self._config.resync_interval_ms
+        waiting = [
+            s
+            for s in self._rooms.values()
+            if s.unreachable
+            and not s.running
+            and now < s.next_attempt_ms
+            and not self._internals.resync_running(s.room_id)
+        ]
+        destinations = sorted({d for s in waiting for d in s.destinations})
+        for destination in destinations:
+            if now - self._last_probe_ms.get(destination, 0) < interval:
+                continue
+            self._last_probe_ms[destination] = now
+            try:
+                await self._internals.probe_destination(destination, PROBE_TIMEOUT_MS)
+            except Exception as e:
+                logger.debug("Probe of %s failed: %s", destination, e)
+                continue
+            # Reachable again (the probe cleared any Synapse back-off).
+            logger.info(
+                "%s answers again; its partial-state rooms are due", destination
+            )
+            self.on_remote_server_up(destination)
 
     async def refresh(self) -> dict[str, PartialStateRoom]:
         """Read the partial-state rooms; forget rooms that are no longer partial."""
@@ -198,6 +235,7 @@ class ResyncScheduler:
                     state,
                     "every server in the room is in retry back-off and did not "
                     "answer a probe: " + ", ".join(destinations),
+                    unreachable=True,
                 )
                 return False
             others = [d for d in destinations if d != reachable]
@@ -245,10 +283,16 @@ class ResyncScheduler:
         return state
 
     def _record_failure(
-        self, state: RoomResyncState, error: str, *, counted: bool = False
+        self,
+        state: RoomResyncState,
+        error: str,
+        *,
+        counted: bool = False,
+        unreachable: bool = False,
     ) -> None:
         """A failed attempt; ``counted`` if it was counted when it started."""
         now = self._now()
+        state.unreachable = unreachable
         if not counted:
             state.attempts += 1
             state.last_attempt_ms = now
@@ -298,7 +342,9 @@ class ResyncScheduler:
             state = RoomResyncState(room_id, None, self._now())
             self._rooms[room_id] = state
         state.running = False
-        self._record_failure(state, _describe(error), counted=True)
+        self._record_failure(
+            state, _describe(error), counted=True, unreachable=_unreachable(error)
+        )
 
     def on_remote_server_up(self, server: str) -> None:
         """Synapse saw ``server`` alive again: rooms it serves become due, no sooner
@@ -334,6 +380,26 @@ class ResyncScheduler:
     def forget(self, room_id: str) -> None:
         self._aborted.add(room_id)
         self._rooms.pop(room_id, None)
+
+
+def _unreachable(error: BaseException) -> bool:
+    """Whether no server answered at all: the failure's causes hold no HTTP
+    answer (Synapse wraps connection failures, time-outs and its own refusal to
+    contact a backed-off server in ``RequestSendFailed`` or
+    ``NotRetryingDestination``)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    no_answer = False
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, CodeMessageException):
+            return False
+        if isinstance(current, RequestSendFailed) or (
+            type(current).__name__ == "NotRetryingDestination"
+        ):
+            no_answer = True
+        current = current.__cause__ or current.__context__
+    return no_answer
 
 
 def _describe(error: BaseException) -> str:

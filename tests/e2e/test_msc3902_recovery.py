@@ -48,6 +48,25 @@ class PartialStateRecoveryE2ETests(E2ETestCase):
         self.assertEqual(status, 200, body)
         self.assertEqual(set(body["joined"]), {*pair.a_members, pair.bob.user_id})
 
+    async def test_a_server_that_was_down_is_found_when_it_returns_silently(
+        self,
+    ) -> None:
+        pair = await start_partial_state_pair(
+            self, self.client, b_module_config=MODULE_CONFIG, members=MEMBERS
+        )
+        pair.proxy.go_down()
+        room = await wait_for_failed_retries(
+            pair, self.client, attempts=3, timeout_s=6 * RESYNC_INTERVAL_S
+        )
+        self.assertIn("did not answer a probe", room["last_error"])
+        # A returns and sends B nothing; the room's next attempt is far away.
+        seconds = await time_to_full_state(
+            pair, limit_s=6 * RESYNC_INTERVAL_S, talk=False
+        )
+        self.assertIsNotNone(seconds, "B's room never reached full state")
+        assert seconds is not None
+        self.assertLessEqual(seconds, 2 * RESYNC_INTERVAL_S)
+
     async def test_without_the_loop_the_room_stays_partial(self) -> None:
         pair = await start_partial_state_pair(
             self, self.client, b_module_config=LOOP_DISABLED, members=MEMBERS

@@ -5,9 +5,10 @@ Give the homeserver the proxy's address as its server name
 through the proxy, which forwards every request to the real listener, except that
 while :attr:`FederationProxy.blocked` is set it answers requests whose path starts
 with one of :attr:`FederationProxy.blocked_prefixes` with ``502 Bad Gateway`` at once,
-as a failing load balancer would. The sender's federation client counts a 5xx as
-a failure of the destination, and puts it into retry back-off, exactly as for a
-server that is down.
+as a failing load balancer would, or, with :attr:`FederationProxy.drop` (see
+:meth:`FederationProxy.go_down`), closes their connections without an answer, as a
+server that is down. The sender's federation client counts either as a failure of
+the destination and puts it into retry back-off.
 
 Usage::
 
@@ -82,6 +83,13 @@ class _Forwarder(resource.Resource):
         try:
             if proxy.blocked and path.startswith(proxy.blocked_prefixes):
                 proxy.refused.append(path)
+                if proxy.drop:
+                    # No answer at all, as from a server that is down.
+                    assert request.channel is not None
+                    transport = request.channel.transport
+                    assert transport is not None
+                    transport.abortConnection()  # type: ignore[attr-defined]
+                    return
                 request.setResponseCode(502)
                 request.setHeader(b"Content-Type", b"application/json")
                 request.write(b'{"errcode": "M_UNKNOWN", "error": "proxy: blocked"}')
@@ -111,7 +119,7 @@ class _Forwarder(resource.Resource):
             request.setResponseCode(502)
             request.write(f'{{"errcode": "M_UNKNOWN", "error": "{e!r}"}}'.encode())
         finally:
-            if not request.finished:
+            if not request.finished and not request._disconnected:
                 request.finish()
 
 
@@ -124,6 +132,8 @@ class FederationProxy:
         self.backend_url = ""
         self.blocked = False
         self.blocked_prefixes: tuple[str, ...] = STATE_REQUESTS
+        #: Drop blocked requests' connections instead of answering 502.
+        self.drop = False
         #: Every path asked for, and those answered 502 because blocked.
         self.seen: list[str] = []
         self.refused: list[str] = []
@@ -163,6 +173,12 @@ class FederationProxy:
             reactor, self.port, certificate.options(), interface=LOOPBACK
         )
         self._listening = await endpoint.listen(server.Site(_Forwarder(self)))
+
+    def go_down(self) -> None:
+        """From now on, drop every request: the server looks down."""
+        self.blocked_prefixes = ("/",)
+        self.drop = True
+        self.blocked = True
 
     async def stop(self) -> None:
         if self._listening is not None:

@@ -14,7 +14,7 @@ from typing import Any
 from unittest.mock import AsyncMock, patch
 
 import signedjson.key
-from synapse.api.errors import HttpResponseException
+from synapse.api.errors import HttpResponseException, RequestSendFailed
 from synapse.api.room_versions import RoomVersion, RoomVersions
 from synapse.crypto.event_signing import add_hashes_and_signatures
 from synapse.events import EventBase, make_event_from_dict
@@ -39,6 +39,8 @@ class PartialStateTestCase(ModuleTestCase):
         remote_up: whether the patched ``/state_ids`` and ``/state`` answer.
         answering: servers that answer even while ``remote_up`` is false.
         partial_state_servers: servers that answer 403 with the MSC3895 code.
+        unreachable: while the remote is down, nothing answers at all (connection
+            refused, and Synapse's 10-minute retry back-off), rather than a 502.
         state_requests: the ``(destination, event_id)`` of each ``/state_ids`` call.
         hold_state_requests: when set, ``/state_ids`` waits on this Deferred.
         probes: destinations asked for ``/_matrix/federation/v1/version``; that probe
@@ -56,6 +58,7 @@ class PartialStateTestCase(ModuleTestCase):
         self.remote_up = False
         self.answering: set[str] = set()
         self.partial_state_servers: set[str] = set()
+        self.unreachable = False
         self.state_requests: list[tuple[str, str]] = []
         self.hold_state_requests: Deferred[None] | None = None
         self.admin_id, self.admin_token = self.register_admin()
@@ -86,6 +89,8 @@ class PartialStateTestCase(ModuleTestCase):
                     b'{"errcode": "M_UNABLE_DUE_TO_PARTIAL_STATE", "error": "x"}',
                 )
             if not (self.remote_up or destination in self.answering):
+                if self.unreachable:
+                    raise RequestSendFailed(ConnectionRefusedError(), can_retry=True)
                 raise HttpResponseException(502, "Bad Gateway", b"")
             # Synapse's retry limiter clears the back-off after any success.
             await self.store.set_destination_retry_timings(destination, None, 0, 0)
@@ -289,6 +294,10 @@ class PartialStateTestCase(ModuleTestCase):
                 b'{"errcode": "M_UNABLE_DUE_TO_PARTIAL_STATE", "error": "partial"}',
             )
         if not (self.remote_up or destination in self.answering):
+            if self.unreachable:
+                # No answer at all; Synapse's retry limiter backs off for 10 min.
+                self.put_in_retry_backoff(destination, 10 * 60_000)
+                raise RequestSendFailed(ConnectionRefusedError(), can_retry=True)
             raise HttpResponseException(502, "Bad Gateway", b"")
 
     def put_in_retry_backoff(self, destination: str, interval_ms: int) -> None:

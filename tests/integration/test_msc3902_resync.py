@@ -130,6 +130,38 @@ class StalledResyncTestCase(PartialStateTestCase):
         self.assertGreater(len(self.state_requests), attempts)
         self.assertFalse(self.is_partial())
 
+    def test_an_unreachable_server_that_returns_silently_is_found_within_an_interval(
+        self,
+    ) -> None:
+        self.unreachable = True
+        self.join_partial()
+        # Unreachable for an hour: the room's own back-off reaches 8 minutes.
+        self.advance_ms(60 * 60_000, step_ms=10_000)
+        self.assertTrue(self.is_partial())
+        _, body = self.request_json(
+            "GET",
+            "/_synapse/admin/v1/msc_extensions/partial_state_rooms",
+            access_token=self.admin_token,
+        )
+        (room,) = body["rooms"]
+        self.assertGreaterEqual(room["consecutive_failures"], 5)
+        # It comes back, sending us nothing. A probe finds it within an interval
+        # (plus a loop tick), well before the room's next attempt.
+        self.remote_up = True
+        self.advance_ms(INTERVAL_MS + TICK_MS, step_ms=1_000)
+        self.assertFalse(self.is_partial())
+
+    def test_a_server_answering_with_errors_keeps_the_exponential_back_off(
+        self,
+    ) -> None:
+        self.join_partial()
+        self.advance_ms(60 * 60_000, step_ms=10_000)
+        requests = len(self.state_requests)
+        # It answers 502 to state requests, yet its /version works: probing it
+        # must not turn the back-off into one attempt per interval.
+        self.advance_ms(4 * INTERVAL_MS, step_ms=1_000)
+        self.assertLessEqual(len(self.state_requests) - requests, 1)
+
 
 class LoopDisabledTestCase(PartialStateTestCase):
     module_settings = {"msc3902": {"enabled": False}}
