@@ -1,0 +1,1 @@
+The module skeleton: `msc_extensions.MscExtensions` loads from `homeserver.yaml`, validates its config at start-up (naming the key path of any bad value), serves its endpoints from Synapse's own client, federation and admin resources on the main process and workers, advertises its features on `/_matrix/client/versions`, and answers `GET /_synapse/admin/v1/msc_extensions/status`.
