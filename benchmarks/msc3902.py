@@ -41,14 +41,14 @@ async def one_round(client: JsonClient, *, talk: bool) -> float:
     try:
         if talk:
             await wait_for_failed_retries(
-                pair, client, attempts=2, timeout_s=4 * RESYNC_INTERVAL_S
+                pair, client, attempts=2, timeout_s=8 * RESYNC_INTERVAL_S
             )
         else:
             # A goes down altogether, long enough for the room's back-off to grow
             # to four intervals.
             pair.proxy.go_down()
             await wait_for_failed_retries(
-                pair, client, attempts=3, timeout_s=6 * RESYNC_INTERVAL_S
+                pair, client, attempts=3, timeout_s=10 * RESYNC_INTERVAL_S
             )
         seconds = await time_to_full_state(
             pair, limit_s=6 * RESYNC_INTERVAL_S, talk=talk

@@ -172,9 +172,13 @@ class ResyncScheduler:
 
     async def refresh(self) -> dict[str, PartialStateRoom]:
         """Read the partial-state rooms; forget rooms that are no longer partial."""
+        read_at = self._now()
         rooms = await self._internals.partial_state_rooms()
-        for room_id in list(self._rooms):
-            if room_id not in rooms:
+        for room_id, state in list(self._rooms.items()):
+            # A resync that started while the table was read belongs to a room
+            # joined just now: keep it.
+            started_since = (state.last_attempt_ms or 0) >= read_at
+            if room_id not in rooms and not state.running and not started_since:
                 del self._rooms[room_id]
         now = self._now()
         for room in rooms.values():
@@ -339,7 +343,7 @@ class ResyncScheduler:
             logger.info("Partial-state room %s is now full-state", room_id)
             return
         if state is None:
-            state = RoomResyncState(room_id, None, self._now())
+            state = RoomResyncState(room_id, None, self._now(), attempts=1)
             self._rooms[room_id] = state
         state.running = False
         self._record_failure(

@@ -26,7 +26,7 @@ class PartialStateRecoveryE2ETests(E2ETestCase):
         # fails again: the proxy still refuses state requests.
         refused = len(pair.proxy.refused)
         room = await wait_for_failed_retries(
-            pair, self.client, attempts=2, timeout_s=3 * RESYNC_INTERVAL_S
+            pair, self.client, attempts=2, timeout_s=8 * RESYNC_INTERVAL_S
         )
         self.assertGreater(len(pair.proxy.refused), refused)
         self.assertIn("502", room["last_error"])
@@ -56,7 +56,7 @@ class PartialStateRecoveryE2ETests(E2ETestCase):
         )
         pair.proxy.go_down()
         room = await wait_for_failed_retries(
-            pair, self.client, attempts=3, timeout_s=6 * RESYNC_INTERVAL_S
+            pair, self.client, attempts=3, timeout_s=10 * RESYNC_INTERVAL_S
         )
         self.assertIn("did not answer a probe", room["last_error"])
         # A returns and sends B nothing; the room's next attempt is far away.
