@@ -332,6 +332,7 @@ class ResyncScheduler:
     def on_resync_finished(self, room_id: str, error: BaseException | None) -> None:
         state = self._rooms.get(room_id)
         if room_id in self._aborted:
+            self._aborted.discard(room_id)
             self._rooms.pop(room_id, None)
             return
         if error is None:
@@ -382,7 +383,10 @@ class ResyncScheduler:
         return result
 
     def forget(self, room_id: str) -> None:
-        self._aborted.add(room_id)
+        """The room is being aborted: drop its record, and ignore the outcome of
+        the resync running now, if any."""
+        if self._internals.resync_running(room_id):
+            self._aborted.add(room_id)
         self._rooms.pop(room_id, None)
 
 

@@ -115,6 +115,23 @@ class PartialStateAdminTestCase(PartialStateTestCase):
         self.advance_ms(5 * 60_000)
         self.assertEqual(len(self.state_requests), requests)
 
+    def test_delete_stops_a_running_resync(self) -> None:
+        from twisted.internet.defer import Deferred
+
+        self.hold_state_requests = Deferred()
+        self.join_partial()
+        code, body = self.delete(self.room_id)
+        self.assertEqual(code, 200, body)
+        self.assertTrue(body["resync_cancelled"])
+        self.assertFalse(self.is_partial())
+        # Synapse's bookkeeping of running resyncs is clean: a new join of the
+        # same room would resync again.
+        self.assertFalse(
+            self.room_id in self.hs.get_federation_handler()._active_partial_state_syncs
+        )
+        code, body = self.admin("GET", ROOMS)
+        self.assertEqual(body["total"], 0)
+
     def test_delete_refuses_to_lose_a_local_alias_unless_asked(self) -> None:
         self.join_partial()
         alias = "#partial:test"
