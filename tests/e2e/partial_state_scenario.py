@@ -23,11 +23,11 @@ from urllib.parse import quote
 from twisted.internet import defer
 from twisted.trial.unittest import TestCase
 
-from tests.e2e.client import JsonClient
+from tests.e2e.client import JsonClient, use_the_real_reactor_for_tls
 from tests.e2e.config import free_port
 from tests.e2e.homeserver import Homeserver, RegisteredUser, start_homeserver
 from tests.e2e.process import pause
-from tests.e2e.tls_proxy import FederationProxy, use_the_real_reactor_for_tls
+from tests.e2e.tls_proxy import FederationProxy
 
 #: Short enough for a test, long enough to see the back-off.
 RESYNC_INTERVAL_S = 6

@@ -48,22 +48,6 @@ _HOP_BY_HOP = {
 }
 
 
-def use_the_real_reactor_for_tls() -> None:
-    """Undo what Synapse's test harness leaves behind: its fake reactor sets
-    ``twisted.protocols.tls._get_default_clock`` to itself and never restores it,
-    so real TLS connections made later in the same process (these tests run after
-    the harness tests in one trial run) schedule their writes on a clock that never
-    advances, and hang."""
-    from twisted.protocols import tls
-
-    def real_reactor() -> object:
-        from twisted.internet import reactor as real
-
-        return real
-
-    tls._get_default_clock = real_reactor  # type: ignore[assignment]
-
-
 class _Forwarder(resource.Resource):
     isLeaf = True
 
