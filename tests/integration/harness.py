@@ -10,11 +10,17 @@ being listed by the test.
 from typing import Any
 
 import synapse.rest.admin
+from synapse.app.generic_worker import GenericWorkerServer
+from synapse.config.server import parse_listener_def
 from synapse.federation.transport.server import TransportLayerServer
 from synapse.http.server import JsonResource
 from synapse.rest import ClientRestResource
+from synapse.server import HomeServer
 from synapse.types import JsonDict
+from synapse.util.clock import Clock
+from twisted.internet.testing import MemoryReactor
 from twisted.web.resource import Resource
+from twisted.web.server import Site
 
 from tests import unittest
 
@@ -70,3 +76,47 @@ class ModuleTestCase(unittest.FederatingHomeserverTestCase):
             access_token=access_token,
         )
         return channel.code, channel.json_body if channel.result.get("body") else None
+
+
+class ProcessTestCase(unittest.HomeserverTestCase):
+    """A homeserver of a given process type (``SynapseHomeServer`` for the main
+    process, ``GenericWorkerServer`` for a worker) with the module loaded, whose
+    listeners are built by Synapse's own listener code (:meth:`listen`).
+
+    Subclasses set ``homeserver_class`` and optionally ``module_settings``.
+    """
+
+    homeserver_class: type[HomeServer]
+    module_settings: JsonDict = {}
+
+    def make_homeserver(self, reactor: MemoryReactor, clock: Clock) -> HomeServer:
+        return self.setup_test_homeserver(homeserver_to_use=self.homeserver_class)
+
+    def default_config(self) -> JsonDict:
+        config = super().default_config()
+        config["modules"] = module_config(self.module_settings)
+        if self.homeserver_class is GenericWorkerServer:
+            config["worker_app"] = "synapse.app.generic_worker"
+            config["worker_name"] = "worker1"
+            config["instance_map"] = {"main": {"host": "127.0.0.1", "port": 0}}
+        return config
+
+    def listen(self, names: list[str]) -> Site:
+        """A listener serving the resources ``names``, as the process builds it."""
+        listener_config = parse_listener_def(
+            0,
+            {
+                "port": 0,
+                "type": "http",
+                "bind_addresses": ["127.0.0.1"],
+                "resources": [{"names": names}],
+            },
+        )
+        hs: Any = self.hs
+        if isinstance(hs, GenericWorkerServer):
+            hs._listen_http(listener_config)
+        else:
+            hs._listener_http(hs.config, listener_config)
+        site = self.reactor.tcpServers[-1][1]
+        assert isinstance(site, Site)
+        return site

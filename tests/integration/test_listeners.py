@@ -5,22 +5,17 @@ process and of a generic worker), so the servlets arrive the way they do in a re
 process, and check what each listener answers.
 """
 
-from collections.abc import Callable
-from typing import Any
-
 from parameterized import parameterized
 from synapse.app.generic_worker import GenericWorkerServer
 from synapse.app.homeserver import SynapseHomeServer
-from synapse.config.server import ListenerConfig, parse_listener_def
 from synapse.server import HomeServer
-from synapse.types import JsonDict
 from synapse.util.clock import Clock
 from twisted.internet.testing import MemoryReactor
 from twisted.web.server import Site
 
 from msc_extensions._synapse_private.resources import homeserver_of
 from msc_extensions.routing import FeatureRouter
-from tests.integration.harness import module_config
+from tests.integration.harness import ProcessTestCase
 from tests.integration.probe import (
     ADMIN_PATH,
     CLIENT_PATH,
@@ -29,7 +24,6 @@ from tests.integration.probe import (
     ProbeFeature,
 )
 from tests.server import FakeChannel, make_request
-from tests.unittest import HomeserverTestCase
 
 STATUS_PATH = "/_synapse/admin/v1/msc_extensions/status"
 
@@ -54,36 +48,13 @@ EXPECTED: dict[str, dict[str, int]] = {
 }
 
 
-class _ListenerTests(HomeserverTestCase):
+class _ListenerTests(ProcessTestCase):
     """Run for the main process and for a worker by the subclasses below."""
 
-    homeserver_class: type[HomeServer]
-    start_listener: Callable[[ListenerConfig], None]
-
     def make_homeserver(self, reactor: MemoryReactor, clock: Clock) -> HomeServer:
-        hs = self.setup_test_homeserver(homeserver_to_use=self.homeserver_class)
+        hs = super().make_homeserver(reactor, clock)
         FeatureRouter(homeserver_of(hs.get_module_api()), [ProbeFeature(hs)]).install()
         return hs
-
-    def default_config(self) -> JsonDict:
-        config = super().default_config()
-        config["modules"] = module_config()
-        return config
-
-    def listen(self, names: list[str]) -> Site:
-        listener_config = parse_listener_def(
-            0,
-            {
-                "port": 0,
-                "type": "http",
-                "bind_addresses": ["127.0.0.1"],
-                "resources": [{"names": names}],
-            },
-        )
-        self.start_listener(listener_config)
-        site = self.reactor.tcpServers[-1][1]
-        assert isinstance(site, Site)
-        return site
 
     def get(self, site: Site, path: str) -> FakeChannel:
         return make_request(self.reactor, site, "GET", path)
@@ -109,24 +80,9 @@ class _ListenerTests(HomeserverTestCase):
 class MainProcessListenerTestCase(_ListenerTests):
     homeserver_class = SynapseHomeServer
 
-    def start_listener(self, listener_config: ListenerConfig) -> None:
-        hs: Any = self.hs
-        hs._listener_http(hs.config, listener_config)
-
 
 class WorkerListenerTestCase(_ListenerTests):
     homeserver_class = GenericWorkerServer
-
-    def start_listener(self, listener_config: ListenerConfig) -> None:
-        hs: Any = self.hs
-        hs._listen_http(listener_config)
-
-    def default_config(self) -> JsonDict:
-        config = super().default_config()
-        config["worker_app"] = "synapse.app.generic_worker"
-        config["worker_name"] = "worker1"
-        config["instance_map"] = {"main": {"host": "127.0.0.1", "port": 0}}
-        return config
 
 
 # The shared base is not a test case of its own.

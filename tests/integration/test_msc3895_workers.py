@@ -5,13 +5,8 @@ rewrite the error code on their federation listeners."""
 from synapse.app.generic_worker import GenericWorkerServer
 from synapse.app.homeserver import SynapseHomeServer
 from synapse.federation.transport.server import TransportLayerServer
-from synapse.server import HomeServer
-from synapse.types import JsonDict
-from synapse.util.clock import Clock
-from twisted.internet.testing import MemoryReactor
 
-from tests.integration.harness import module_config
-from tests.unittest import HomeserverTestCase
+from tests.integration.harness import ProcessTestCase
 
 OVERRIDDEN = {
     "/_matrix/federation/v1/event/": "EventServlet",
@@ -20,18 +15,7 @@ OVERRIDDEN = {
 }
 
 
-class _FederationProcessTests(HomeserverTestCase):
-    homeserver_class: type[HomeServer]
-    module_settings: JsonDict = {}
-
-    def make_homeserver(self, reactor: MemoryReactor, clock: Clock) -> HomeServer:
-        return self.setup_test_homeserver(homeserver_to_use=self.homeserver_class)
-
-    def default_config(self) -> JsonDict:
-        config = super().default_config()
-        config["modules"] = module_config(self.module_settings)
-        return config
-
+class _FederationProcessTests(ProcessTestCase):
     def servlet_names(self) -> dict[str, str]:
         resource = TransportLayerServer(self.hs)
         names = {}
@@ -56,13 +40,6 @@ class MainProcessTestCase(_FederationProcessTests):
 
 class WorkerTestCase(_FederationProcessTests):
     homeserver_class = GenericWorkerServer
-
-    def default_config(self) -> JsonDict:
-        config = super().default_config()
-        config["worker_app"] = "synapse.app.generic_worker"
-        config["worker_name"] = "worker1"
-        config["instance_map"] = {"main": {"host": "127.0.0.1", "port": 0}}
-        return config
 
 
 class DisabledTestCase(_FederationProcessTests):
