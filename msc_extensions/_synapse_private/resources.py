@@ -30,6 +30,7 @@ refuses to load on Synapse versions older than :data:`OLDEST_SUPPORTED_SYNAPSE`.
 """
 
 import logging
+import re
 import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -76,10 +77,11 @@ NEWEST_TESTED_SYNAPSE = (1, 163)
 
 
 def synapse_version() -> tuple[int, ...]:
+    """The running Synapse's (major, minor, patch); "1.163.0rc1" is (1, 163, 0)."""
     numbers = []
     for part in synapse.__version__.split(".")[:3]:
-        digits = "".join(ch for ch in part if ch.isdigit())
-        numbers.append(int(digits or 0))
+        match = re.match(r"\d*", part)
+        numbers.append(int(match.group() or 0) if match else 0)
     return tuple(numbers)
 
 
