@@ -117,8 +117,9 @@ def discover() -> dict[str, Benchmark]:
 def format_table(
     benchmark: str, options: BenchOptions, rows: Sequence[Comparison]
 ) -> str:
+    rounds = max((len(row.candidate_seconds) for row in rows), default=0)
     lines = [
-        f"== {benchmark} on {options.database_label}, median of {options.rounds} ==",
+        f"== {benchmark} on {options.database_label}, median of {rounds} ==",
         f"{'what':<34} {'baseline':>12} {'candidate':>12} {'speed-up':>9}",
     ]
     for row in rows:
