@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         FederationAuthenticator,
         FederationRateLimiter,
         FederationServlet,
+        HttpServer,
     )
 
 
@@ -43,6 +44,10 @@ class Feature:
         listener's own authenticator and rate limiter.
         """
         return ()
+
+    def adapt_federation_resource(self, resource: "HttpServer") -> None:
+        """Called once for each federation resource, after every feature's servlets
+        are registered in it: for changes that concern the resource as a whole."""
 
     def admin_servlets(self) -> Iterable[RestServlet]:
         """Servlets served under ``/_synapse/admin`` on client listeners."""

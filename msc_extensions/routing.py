@@ -50,6 +50,8 @@ class FeatureRouter:
         for feature in self._features:
             for servlet in feature.federation_servlets(authenticator, ratelimiter):
                 servlet.register(resource)
+        for feature in self._features:
+            feature.adapt_federation_resource(resource)
 
     def on_admin_resource(self, resource: HttpServer) -> None:
         for feature in self._features:

@@ -110,12 +110,6 @@ class _Msc3895Servlet(FederationServlet):
         super().__init__(hs, authenticator, ratelimiter, hs.hostname)
         self.decider = decider
 
-    def register(self, server: HttpServer) -> None:
-        super().register(server)
-        rewrite_partial_state_errcode(
-            server, PARTIAL_STATE_ERRCODES, self.decider.errcode
-        )
-
 
 class EventServlet(_Msc3895Servlet):
     """Replaces Synapse's ``/event/{eventId}`` (identical pattern)."""
@@ -213,3 +207,9 @@ class Msc3895Feature(Feature):
     ) -> Iterable[FederationServlet]:
         args = (self._hs, authenticator, ratelimiter, self.decider)
         return (EventServlet(*args), EventAuthServlet(*args), HierarchyServlet(*args))
+
+    def adapt_federation_resource(self, resource: HttpServer) -> None:
+        """Synapse's own answers on this resource carry the configured code too."""
+        rewrite_partial_state_errcode(
+            resource, PARTIAL_STATE_ERRCODES, self.decider.errcode
+        )
