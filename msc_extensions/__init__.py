@@ -7,8 +7,7 @@ Admins enable it in ``homeserver.yaml``::
         config: {}
 """
 
-__version__ = "0.1.0"
-
 from msc_extensions.module import MscExtensions
+from msc_extensions.version import __version__
 
 __all__ = ["MscExtensions", "__version__"]

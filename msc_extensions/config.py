@@ -1,19 +1,20 @@
-"""The module's configuration: one section per proposal, parsed at start-up.
+"""The module's configuration: one section per registered feature, parsed at start-up.
 
 An empty configuration enables every feature with its defaults. A wrong key, type or
-value raises ``ConfigError`` naming the key path, and Synapse refuses to start.
-Features with settings beyond ``enabled`` keep their own config class in their own
-package; :class:`FeatureToggleConfig` serves those that need nothing else.
+value raises ``ConfigError`` naming the key path, and Synapse refuses to start. The
+sections are the registry's (:mod:`msc_extensions.registry`); each feature parses its
+own section with the function its registry line names.
 """
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 import attr
 
 from msc_extensions.config_reader import SectionReader
-from msc_extensions.msc3192.config import Msc3192Config
-from msc_extensions.partial_state.config import Msc3895Config, Msc3902Config
+from msc_extensions.feature import FeatureSpec, SectionConfig
+
+SectionT = TypeVar("SectionT")
 
 
 @attr.s(frozen=True, slots=True, auto_attribs=True)
@@ -30,22 +31,26 @@ class FeatureToggleConfig:
 
 
 @attr.s(frozen=True, slots=True, auto_attribs=True)
-class MscExtensionsConfig:
-    msc3192: Msc3192Config = Msc3192Config()
-    msc4046: FeatureToggleConfig = FeatureToggleConfig()
-    msc2314: FeatureToggleConfig = FeatureToggleConfig()
-    msc3895: Msc3895Config = Msc3895Config()
-    msc3902: Msc3902Config = Msc3902Config()
+class ModuleConfig:
+    """Every registered feature's parsed section, by section name."""
+
+    sections: Mapping[str, SectionConfig]
 
     @classmethod
-    def from_config(cls, raw: Mapping[str, Any] | None) -> "MscExtensionsConfig":
+    def from_config(
+        cls, raw: Mapping[str, Any] | None, specs: Sequence[FeatureSpec[Any]]
+    ) -> "ModuleConfig":
         reader = SectionReader(raw)
-        config = cls(
-            msc3192=Msc3192Config.from_section(reader.section("msc3192")),
-            msc4046=FeatureToggleConfig.from_section(reader.section("msc4046")),
-            msc2314=FeatureToggleConfig.from_section(reader.section("msc2314")),
-            msc3895=Msc3895Config.from_section(reader.section("msc3895")),
-            msc3902=Msc3902Config.from_section(reader.section("msc3902")),
-        )
+        sections = {spec.name: spec.parse(reader.section(spec.name)) for spec in specs}
         reader.finish()
-        return config
+        return cls(sections)
+
+    def __getitem__(self, name: str) -> SectionConfig:
+        return self.sections[name]
+
+    def section_of(self, config_class: type[SectionT]) -> SectionT:
+        """The one section parsed into ``config_class``."""
+        found = [s for s in self.sections.values() if isinstance(s, config_class)]
+        if len(found) != 1:
+            raise LookupError(f"{len(found)} sections are {config_class.__name__}")
+        return found[0]

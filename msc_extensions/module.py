@@ -1,7 +1,9 @@
-"""The module class Synapse loads: it only parses config and wires features in."""
+"""The module class Synapse loads: it parses config and wires the registry's
+features in, nothing else."""
 
 import logging
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import synapse
 from synapse.module_api import ModuleApi
@@ -13,8 +15,11 @@ from msc_extensions._synapse_private.resources import (
     homeserver_of,
     synapse_version,
 )
-from msc_extensions.config import MscExtensionsConfig
-from msc_extensions.feature import Feature
+from msc_extensions.config import ModuleConfig
+from msc_extensions.feature import Feature, FeatureContext, FeatureSpec
+from msc_extensions.partial_state.config import Msc3895Config
+from msc_extensions.partial_state.service import PartialStateService
+from msc_extensions.registry import FEATURES
 from msc_extensions.routing import FeatureRouter
 from msc_extensions.status import ModuleStatusFeature
 
@@ -24,22 +29,31 @@ logger = logging.getLogger(__name__)
 class MscExtensions:
     """Enable with ``module: msc_extensions.MscExtensions`` in ``homeserver.yaml``."""
 
-    def __init__(self, config: MscExtensionsConfig, api: ModuleApi) -> None:
-        self._config = config
-        self._api = api
+    #: The features this module class serves (the registry); tests serve more.
+    FEATURES: ClassVar[Sequence[FeatureSpec[Any]]] = FEATURES
+
+    def __init__(self, config: ModuleConfig, api: ModuleApi) -> None:
         hs = homeserver_of(api)
-        self._features = build_features(config, api)
-        FeatureRouter(hs, self._features).install()
+        context = FeatureContext(
+            api=api,
+            hs=hs,
+            partial_state=PartialStateService(
+                hs, errcode=config.section_of(Msc3895Config).errcode
+            ),
+        )
+        self._features = build_features(self.FEATURES, config, context)
+        status = ModuleStatusFeature(api, self._features)
+        FeatureRouter(hs, [status, *self._features]).install()
         logger.info(
             "msc_extensions loaded on %s with features %s",
             api.worker_name or "the main process",
-            ", ".join(f.name for f in self._features),
+            ", ".join(f.name for f in self._features) or "none",
         )
 
-    @staticmethod
-    def parse_config(config: dict[str, Any]) -> MscExtensionsConfig:
+    @classmethod
+    def parse_config(cls, config: Mapping[str, Any]) -> ModuleConfig:
         check_synapse_version()
-        return MscExtensionsConfig.from_config(config)
+        return ModuleConfig.from_config(config, cls.FEATURES)
 
 
 def check_synapse_version() -> None:
@@ -58,26 +72,13 @@ def check_synapse_version() -> None:
         )
 
 
-def build_features(config: MscExtensionsConfig, api: ModuleApi) -> list[Feature]:
-    """The features this homeserver serves, from its configuration."""
-    enabled_by_feature = {
-        "msc3192": config.msc3192.enabled,
-        "msc4046": config.msc4046.enabled,
-        "msc2314": config.msc2314.enabled,
-        "msc3895": config.msc3895.enabled,
-        "msc3902": config.msc3902.enabled,
-    }
-    features: list[Feature] = [ModuleStatusFeature(api, enabled_by_feature)]
-    if config.msc3192.enabled:
-        from msc_extensions.msc3192.feature import Msc3192Feature
-
-        features.append(Msc3192Feature(api, config.msc3192))
-    if config.msc3895.enabled:
-        from msc_extensions.partial_state.federation import Msc3895Feature
-
-        features.append(Msc3895Feature(api, config.msc3895))
-    if config.msc3902.enabled:
-        from msc_extensions.partial_state.feature import Msc3902Feature
-
-        features.append(Msc3902Feature(api, config.msc3902))
+def build_features(
+    specs: Sequence[FeatureSpec[Any]], config: ModuleConfig, context: FeatureContext
+) -> list[Feature]:
+    """The features this homeserver serves: each registered one whose section is
+    enabled and that has something to build."""
+    features = []
+    for spec in specs:
+        if spec.build is not None and config[spec.name].enabled:
+            features.append(spec.build(context, config[spec.name]))
     return features

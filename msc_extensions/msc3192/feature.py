@@ -3,11 +3,9 @@
 from collections.abc import Iterable
 
 from synapse.http.servlet import RestServlet
-from synapse.module_api import ModuleApi
 
 from msc_extensions._synapse_private.events import BatchStateEvents
-from msc_extensions._synapse_private.resources import homeserver_of
-from msc_extensions.feature import Feature
+from msc_extensions.feature import Feature, FeatureContext
 from msc_extensions.msc3192.config import RATE_LIMITER_NAME, Msc3192Config
 from msc_extensions.msc3192.handler import BatchStateHandler
 from msc_extensions.msc3192.servlet import BatchStateServlet
@@ -17,8 +15,8 @@ class Msc3192Feature(Feature):
     name = "msc3192"
     unstable_features = ("org.matrix.msc3192",)
 
-    def __init__(self, api: ModuleApi, config: Msc3192Config) -> None:
-        hs = homeserver_of(api)
+    def __init__(self, context: FeatureContext, config: Msc3192Config) -> None:
+        hs = context.hs
 
         def make_events() -> BatchStateEvents:
             return BatchStateEvents(
@@ -30,7 +28,9 @@ class Msc3192Feature(Feature):
 
         # One servlet for every client listener of the process, so that they all
         # share one transaction cache and one rate limiter.
-        self._servlet = BatchStateServlet(api, config, BatchStateHandler(make_events))
+        self._servlet = BatchStateServlet(
+            context.api, config, BatchStateHandler(make_events)
+        )
 
     def client_servlets(self) -> Iterable[RestServlet]:
         return [self._servlet]

@@ -10,7 +10,7 @@ See docs/partial-state.md for the answers and the refusals.
 import re
 from http import HTTPStatus
 
-from synapse.api.errors import AuthError, Codes, NotFoundError, SynapseError
+from synapse.api.errors import Codes, NotFoundError, SynapseError
 from synapse.http.servlet import RestServlet, parse_json_object_from_request
 from synapse.http.site import SynapseRequest
 from synapse.module_api import ModuleApi
@@ -20,10 +20,11 @@ from msc_extensions._synapse_private.partial_state import (
     PartialStateInternals,
     PartialStateRoom,
 )
+from msc_extensions.admin_api import ADMIN_PREFIX, require_server_admin
 from msc_extensions.partial_state.abort import LOSABLE, RoomAborter
 from msc_extensions.partial_state.resync import ResyncScheduler
 
-ADMIN_PREFIX = "/_synapse/admin/v1/msc_extensions/partial_state_rooms"
+ROOMS_PREFIX = f"{ADMIN_PREFIX}/partial_state_rooms"
 
 
 class _AdminServlet(RestServlet):
@@ -41,13 +42,6 @@ class _AdminServlet(RestServlet):
         self._scheduler = scheduler
         self._aborter = RoomAborter(api, internals, scheduler)
 
-    async def _assert_admin(self, request: SynapseRequest) -> str:
-        requester = await self._api.get_user_by_req(request)
-        user_id = requester.user.to_string()
-        if not await self._api.is_user_admin(user_id):
-            raise AuthError(HTTPStatus.FORBIDDEN, "You are not a server admin")
-        return user_id
-
     async def _partial_state_room(self, room_id: str) -> PartialStateRoom:
         rooms = await self._scheduler.refresh()
         room = rooms.get(room_id)
@@ -57,22 +51,22 @@ class _AdminServlet(RestServlet):
 
 
 class PartialStateRoomsServlet(_AdminServlet):
-    PATTERNS = [re.compile(f"^{re.escape(ADMIN_PREFIX)}$")]
+    PATTERNS = [re.compile(f"^{re.escape(ROOMS_PREFIX)}$")]
 
     async def on_GET(self, request: SynapseRequest) -> tuple[int, JsonDict]:
-        await self._assert_admin(request)
+        await require_server_admin(self._api, request)
         rooms = await self._scheduler.refresh()
         listed = self._scheduler.rooms_json(rooms.values())
         return 200, {"rooms": listed, "total": len(listed)}
 
 
 class PartialStateRoomResyncServlet(_AdminServlet):
-    PATTERNS = [re.compile(f"^{re.escape(ADMIN_PREFIX)}/(?P<room_id>[^/]+)/resync$")]
+    PATTERNS = [re.compile(f"^{re.escape(ROOMS_PREFIX)}/(?P<room_id>[^/]+)/resync$")]
 
     async def on_POST(
         self, request: SynapseRequest, room_id: str
     ) -> tuple[int, JsonDict]:
-        await self._assert_admin(request)
+        await require_server_admin(self._api, request)
         room = await self._partial_state_room(room_id)
         if self._internals.resync_running(room_id):
             raise SynapseError(
@@ -92,12 +86,12 @@ class PartialStateRoomResyncServlet(_AdminServlet):
 
 
 class PartialStateRoomServlet(_AdminServlet):
-    PATTERNS = [re.compile(f"^{re.escape(ADMIN_PREFIX)}/(?P<room_id>[^/]+)$")]
+    PATTERNS = [re.compile(f"^{re.escape(ROOMS_PREFIX)}/(?P<room_id>[^/]+)$")]
 
     async def on_DELETE(
         self, request: SynapseRequest, room_id: str
     ) -> tuple[int, JsonDict]:
-        await self._assert_admin(request)
+        await require_server_admin(self._api, request)
         body = parse_json_object_from_request(request, allow_empty_body=True)
         lose = body.get("lose", [])
         if not isinstance(lose, list) or not all(x in LOSABLE for x in lose):

@@ -8,11 +8,9 @@ import logging
 from collections.abc import Iterable
 
 from synapse.http.servlet import RestServlet
-from synapse.module_api import ModuleApi
 
 from msc_extensions._synapse_private.partial_state import PartialStateInternals
-from msc_extensions._synapse_private.resources import homeserver_of
-from msc_extensions.feature import Feature
+from msc_extensions.feature import Feature, FeatureContext
 from msc_extensions.partial_state.admin import (
     PartialStateRoomResyncServlet,
     PartialStateRoomServlet,
@@ -28,10 +26,10 @@ logger = logging.getLogger(__name__)
 class Msc3902Feature(Feature):
     name = "msc3902"
 
-    def __init__(self, api: ModuleApi, config: Msc3902Config) -> None:
-        self._api = api
-        self._on_main_process = api.worker_app is None
-        self.internals = PartialStateInternals(homeserver_of(api))
+    def __init__(self, context: FeatureContext, config: Msc3902Config) -> None:
+        api = self._api = context.api
+        self._on_main_process = context.on_main_process
+        self.internals = PartialStateInternals(context.hs)
         self.scheduler = ResyncScheduler(
             api, self.internals, config, ResyncMetrics(api.server_name)
         )

@@ -40,7 +40,7 @@ from msc_extensions._synapse_private.resources import (
     HttpServer,
     homeserver_of,
 )
-from msc_extensions.feature import Feature
+from msc_extensions.feature import Feature, FeatureContext
 from msc_extensions.partial_state.config import Msc3895Config
 from msc_extensions.partial_state.errcodes import (
     PARTIAL_STATE_ERRCODES,
@@ -196,8 +196,8 @@ class HierarchyServlet(_Msc3895Servlet):
 class Msc3895Feature(Feature):
     name = "msc3895"
 
-    def __init__(self, api: ModuleApi, config: Msc3895Config) -> None:
-        self._hs = homeserver_of(api)
+    def __init__(self, context: FeatureContext, config: Msc3895Config) -> None:
+        self._hs = context.hs
         self.decider = PartialStateAnswers(self._hs, config)
 
     def federation_servlets(

@@ -1,10 +1,11 @@
-"""A test-only Synapse module that proves the routing mechanism on real processes.
+"""A test-only feature that proves the routing mechanism on real processes.
 
-Loaded by a real homeserver next to msc_extensions, as
-``{"module": "tests.e2e.probe_module.ProbeModule", "config": {}}``, it declares one
-servlet of each kind and one unstable feature flag through the project's own routing
-API (:class:`~msc_extensions.feature.Feature` and
-:class:`~msc_extensions.routing.FeatureRouter`), independent of any shipped feature.
+It registers as a shipped feature does, with one registry line
+(:class:`~msc_extensions.feature.FeatureSpec`), in a subclass of the module class
+that a real homeserver loads instead of msc_extensions itself:
+``{"module": "tests.e2e.probe_module.MscExtensionsWithProbe", "config": {}}``. It
+declares one servlet of each kind and one unstable feature flag, independent of any
+shipped feature.
 """
 
 import re
@@ -16,16 +17,17 @@ from synapse.http.site import SynapseRequest
 from synapse.module_api import ModuleApi
 from synapse.types import JsonDict
 
+from msc_extensions import MscExtensions
 from msc_extensions._synapse_private.resources import (
     FederationAuthenticator,
     FederationRateLimiter,
     FederationServlet,
-    homeserver_of,
 )
-from msc_extensions.feature import Feature
-from msc_extensions.routing import FeatureRouter
+from msc_extensions.config import FeatureToggleConfig
+from msc_extensions.feature import Feature, FeatureContext, FeatureSpec
+from msc_extensions.registry import FEATURES
 
-MODULE = "tests.e2e.probe_module.ProbeModule"
+MODULE = "tests.e2e.probe_module.MscExtensionsWithProbe"
 FLAG = "org.example.probe"
 CLIENT_PATH = "/_matrix/client/unstable/org.example.probe/ping"
 FEDERATION_PATH = "/_matrix/federation/unstable/org.example.probe/origin"
@@ -33,7 +35,8 @@ ADMIN_PATH = "/_synapse/admin/v1/org.example.probe/ping"
 
 
 def probe_module_entry() -> dict[str, Any]:
-    """The ``modules:`` entry that loads this module."""
+    """The ``modules:`` entry that loads msc_extensions with the probe feature
+    (with ``load_module=False``, in place of msc_extensions' own entry)."""
     return {"module": MODULE, "config": {}}
 
 
@@ -80,8 +83,9 @@ class _ProbeFeature(Feature):
     name = "probe"
     unstable_features = (FLAG,)
 
-    def __init__(self, api: ModuleApi) -> None:
-        self._api = api
+    def __init__(self, context: FeatureContext, config: FeatureToggleConfig) -> None:
+        self._api = context.api
+        self._hs = context.hs
 
     def client_servlets(self) -> Iterable[RestServlet]:
         return [_ClientPing(self._api)]
@@ -91,17 +95,17 @@ class _ProbeFeature(Feature):
         authenticator: FederationAuthenticator,
         ratelimiter: FederationRateLimiter,
     ) -> Iterable[FederationServlet]:
-        hs = homeserver_of(self._api)
+        hs = self._hs
         return [_FederationOrigin(hs, authenticator, ratelimiter, hs.hostname)]
 
     def admin_servlets(self) -> Iterable[RestServlet]:
         return [_AdminPing()]
 
 
-class ProbeModule:
-    def __init__(self, config: Mapping[str, Any], api: ModuleApi) -> None:
-        FeatureRouter(homeserver_of(api), [_ProbeFeature(api)]).install()
+PROBE = FeatureSpec("probe", FeatureToggleConfig.from_section, _ProbeFeature)
 
-    @staticmethod
-    def parse_config(config: Mapping[str, Any]) -> Mapping[str, Any]:
-        return config
+
+class MscExtensionsWithProbe(MscExtensions):
+    """msc_extensions with the probe's registry line added."""
+
+    FEATURES = (*FEATURES, PROBE)

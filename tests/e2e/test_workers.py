@@ -20,6 +20,7 @@ class WorkerTests(E2ETestCase):
         main = await start_homeserver(
             self,
             database=cluster.new_database(),
+            load_module=False,
             extra_modules=[probe_module.probe_module_entry()],
             **main_process_options(redis.port),
         )

@@ -27,22 +27,27 @@ from tests import unittest
 MODULE = "msc_extensions.MscExtensions"
 
 
-def module_config(config: JsonDict | None = None) -> list[JsonDict]:
-    """The ``modules`` list of a homeserver config that loads this module."""
-    return [{"module": MODULE, "config": config or {}}]
+def module_config(
+    config: JsonDict | None = None, module: str = MODULE
+) -> list[JsonDict]:
+    """The ``modules`` list of a homeserver config that loads this module (or a
+    test subclass of it, ``module``)."""
+    return [{"module": module, "config": config or {}}]
 
 
 class ModuleTestCase(unittest.FederatingHomeserverTestCase):
     """A homeserver with the module loaded, served as a real listener serves it.
 
-    Subclasses set ``module_settings`` for the module's own config.
+    Subclasses set ``module_settings`` for the module's own config, and ``module``
+    to load a test subclass of the module class.
     """
 
+    module: str = MODULE
     module_settings: JsonDict = {}
 
     def default_config(self) -> JsonDict:
         config = super().default_config()
-        config["modules"] = module_config(self.module_settings)
+        config["modules"] = module_config(self.module_settings, self.module)
         return config
 
     def create_resource_dict(self) -> dict[str, Resource]:
@@ -83,10 +88,12 @@ class ProcessTestCase(unittest.HomeserverTestCase):
     process, ``GenericWorkerServer`` for a worker) with the module loaded, whose
     listeners are built by Synapse's own listener code (:meth:`listen`).
 
-    Subclasses set ``homeserver_class`` and optionally ``module_settings``.
+    Subclasses set ``homeserver_class`` and optionally ``module_settings`` and
+    ``module``.
     """
 
     homeserver_class: type[HomeServer]
+    module: str = MODULE
     module_settings: JsonDict = {}
 
     def make_homeserver(self, reactor: MemoryReactor, clock: Clock) -> HomeServer:
@@ -94,7 +101,7 @@ class ProcessTestCase(unittest.HomeserverTestCase):
 
     def default_config(self) -> JsonDict:
         config = super().default_config()
-        config["modules"] = module_config(self.module_settings)
+        config["modules"] = module_config(self.module_settings, self.module)
         if self.homeserver_class is GenericWorkerServer:
             config["worker_app"] = "synapse.app.generic_worker"
             config["worker_name"] = "worker1"

@@ -1,4 +1,9 @@
-"""A feature that exists only in tests, to prove routing apart from shipped features."""
+"""A feature that exists only in tests, to prove routing apart from shipped features.
+
+It registers exactly as a shipped feature does: one :class:`FeatureSpec` line added
+to the registry, in a module class that tests load from a homeserver's config
+(``modules: [{module: tests.integration.probe.MscExtensionsWithProbe}]``).
+"""
 
 import re
 from collections.abc import Iterable
@@ -8,13 +13,15 @@ from synapse.http.servlet import RestServlet
 from synapse.http.site import SynapseRequest
 from synapse.types import JsonDict
 
+from msc_extensions import MscExtensions
 from msc_extensions._synapse_private.resources import (
     FederationAuthenticator,
     FederationRateLimiter,
     FederationServlet,
-    HomeServer,
 )
-from msc_extensions.feature import Feature
+from msc_extensions.config import FeatureToggleConfig
+from msc_extensions.feature import Feature, FeatureContext, FeatureSpec
+from msc_extensions.registry import FEATURES
 
 CLIENT_PATH = "/_matrix/client/unstable/org.example.probe/echo"
 FEDERATION_PATH = "/_matrix/federation/unstable/org.example.probe/whoami"
@@ -50,8 +57,8 @@ class ProbeFeature(Feature):
     name = "probe"
     unstable_features = (FLAG,)
 
-    def __init__(self, hs: HomeServer) -> None:
-        self._hs = hs
+    def __init__(self, context: FeatureContext, config: FeatureToggleConfig) -> None:
+        self._hs = context.hs
 
     def client_servlets(self) -> Iterable[RestServlet]:
         return [ProbeClientServlet()]
@@ -70,3 +77,15 @@ class ProbeFeature(Feature):
                 server_name=self._hs.hostname,
             )
         ]
+
+
+PROBE = FeatureSpec("probe", FeatureToggleConfig.from_section, ProbeFeature)
+
+
+class MscExtensionsWithProbe(MscExtensions):
+    """msc_extensions with the probe's registry line added."""
+
+    FEATURES = (*FEATURES, PROBE)
+
+
+MODULE_WITH_PROBE = f"{__name__}.{MscExtensionsWithProbe.__name__}"

@@ -8,20 +8,15 @@ process, and check what each listener answers.
 from parameterized import parameterized
 from synapse.app.generic_worker import GenericWorkerServer
 from synapse.app.homeserver import SynapseHomeServer
-from synapse.server import HomeServer
-from synapse.util.clock import Clock
-from twisted.internet.testing import MemoryReactor
 from twisted.web.server import Site
 
-from msc_extensions._synapse_private.resources import homeserver_of
-from msc_extensions.routing import FeatureRouter
 from tests.integration.harness import ProcessTestCase
 from tests.integration.probe import (
     ADMIN_PATH,
     CLIENT_PATH,
     FEDERATION_PATH,
     FLAG,
-    ProbeFeature,
+    MODULE_WITH_PROBE,
 )
 from tests.server import FakeChannel, make_request
 
@@ -51,10 +46,7 @@ EXPECTED: dict[str, dict[str, int]] = {
 class _ListenerTests(ProcessTestCase):
     """Run for the main process and for a worker by the subclasses below."""
 
-    def make_homeserver(self, reactor: MemoryReactor, clock: Clock) -> HomeServer:
-        hs = super().make_homeserver(reactor, clock)
-        FeatureRouter(homeserver_of(hs.get_module_api()), [ProbeFeature(hs)]).install()
-        return hs
+    module = MODULE_WITH_PROBE
 
     def get(self, site: Site, path: str) -> FakeChannel:
         return make_request(self.reactor, site, "GET", path)

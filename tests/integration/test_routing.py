@@ -6,16 +6,14 @@ from http import HTTPStatus
 from prometheus_client import REGISTRY
 from synapse.api.errors import Codes
 from synapse.http.server import JsonResource
-from synapse.module_api import ModuleApi
 from synapse.rest import ClientRestResource
 from synapse.server import HomeServer
+from synapse.types import JsonDict
 from synapse.util.clock import Clock
 from twisted.internet.testing import MemoryReactor
 
-from msc_extensions._synapse_private.resources import homeserver_of
-from msc_extensions.routing import FeatureRouter
-from tests.integration.harness import ModuleTestCase
-from tests.integration.probe import CLIENT_PATH, FLAG, ProbeFeature
+from tests.integration.harness import ModuleTestCase, module_config
+from tests.integration.probe import CLIENT_PATH, FLAG, MODULE_WITH_PROBE
 from tests.unittest import HomeserverTestCase
 
 
@@ -33,7 +31,8 @@ class ModuleRoutingTestCase(ModuleTestCase):
         self.assertEqual(code, 200, body)
         self.assertEqual(
             set(body["features"]),
-            {"msc3192", "msc4046", "msc2314", "msc3895", "msc3902"},
+            # The features built: msc4046 and msc2314 have sections, no code yet.
+            {"msc3192", "msc3895", "msc3902"},
         )
 
     def test_admin_status_refuses_other_users(self) -> None:
@@ -97,14 +96,25 @@ class ModuleRoutingTestCase(ModuleTestCase):
         self.assertIn("org.matrix.label_based_filtering", body["unstable_features"])
 
 
+class StatusListsFeaturesBuiltTestCase(ModuleTestCase):
+    module_settings = {"msc3192": {"enabled": False}}
+
+    def test_a_disabled_feature_is_not_listed(self) -> None:
+        _, token = self.register_admin()
+        code, body = self.request_json(
+            "GET", "/_synapse/admin/v1/msc_extensions/status", access_token=token
+        )
+        self.assertEqual(code, 200, body)
+        self.assertEqual(set(body["features"]), {"msc3895", "msc3902"})
+
+
 class FeatureRouterTestCase(HomeserverTestCase):
     """A feature's servlets reach every client resource built for its homeserver."""
 
-    def make_homeserver(self, reactor: MemoryReactor, clock: Clock) -> HomeServer:
-        hs = self.setup_test_homeserver()
-        api: ModuleApi = hs.get_module_api()
-        FeatureRouter(homeserver_of(api), [ProbeFeature(hs)]).install()
-        return hs
+    def default_config(self) -> JsonDict:
+        config = super().default_config()
+        config["modules"] = module_config(module=MODULE_WITH_PROBE)
+        return config
 
     def create_resource_dict(self) -> dict[str, JsonResource]:
         return {"/_matrix/client": ClientRestResource(self.hs)}
@@ -126,7 +136,10 @@ class FeatureRouterTestCase(HomeserverTestCase):
         )
 
     def test_other_homeserver_in_process_is_untouched(self) -> None:
-        other = self.setup_test_homeserver(name="other.example.com")
+        # Same process, no module in its config.
+        other = self.setup_test_homeserver(
+            name="other.example.com", config=super().default_config()
+        )
         resource = ClientRestResource(other)
         self.assertFalse(
             any("org.example.probe" in p.pattern for p in resource._routes)

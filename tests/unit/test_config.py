@@ -6,8 +6,9 @@ from synapse.module_api.errors import ConfigError
 from twisted.trial import unittest
 
 from msc_extensions import MscExtensions
-from msc_extensions.config import MscExtensionsConfig
+from msc_extensions.config import ModuleConfig
 from msc_extensions.config_reader import SectionReader
+from msc_extensions.registry import FEATURES
 
 SECTIONS = ("msc3192", "msc4046", "msc2314", "msc3895", "msc3902")
 
@@ -25,14 +26,14 @@ class ModuleConfigTestCase(unittest.TestCase):
         for raw in ({}, None):
             config = MscExtensions.parse_config(raw)  # type: ignore[arg-type]
             for section in SECTIONS:
-                self.assertTrue(getattr(config, section).enabled, section)
+                self.assertTrue(config[section].enabled, section)
 
     def test_each_feature_can_be_disabled(self) -> None:
         for section in SECTIONS:
             config = MscExtensions.parse_config({section: {"enabled": False}})
-            self.assertFalse(getattr(config, section).enabled, section)
+            self.assertFalse(config[section].enabled, section)
             others = [s for s in SECTIONS if s != section]
-            self.assertTrue(all(getattr(config, s).enabled for s in others))
+            self.assertTrue(all(config[s].enabled for s in others))
 
     def test_unknown_top_level_key_is_an_error(self) -> None:
         self.assert_config_error({"msc9999": {}}, ("msc9999",), "unknown key")
@@ -54,12 +55,12 @@ class ModuleConfigTestCase(unittest.TestCase):
 
     def test_config_must_be_a_mapping(self) -> None:
         with self.assertRaises(ConfigError):
-            MscExtensionsConfig.from_config(["msc3192"])  # type: ignore[arg-type]
+            ModuleConfig.from_config(["msc3192"], FEATURES)  # type: ignore[arg-type]
 
     def test_config_is_frozen(self) -> None:
         config = MscExtensions.parse_config({})
         with self.assertRaises(AttributeError):
-            config.msc3192 = config.msc4046  # type: ignore[misc]
+            config.sections = {}  # type: ignore[misc]
 
 
 class SectionReaderTestCase(unittest.TestCase):

@@ -10,6 +10,7 @@ from twisted.trial import unittest
 
 from msc_extensions import MscExtensions
 from msc_extensions.partial_state.backoff import next_delay_ms
+from msc_extensions.partial_state.config import Msc3895Config, Msc3902Config
 from msc_extensions.partial_state.errcodes import (
     STABLE_ERRCODE,
     UNSTABLE_ERRCODE,
@@ -28,13 +29,15 @@ class PartialStateConfigTestCase(unittest.TestCase):
 
     def test_defaults(self) -> None:
         config = MscExtensions.parse_config({})
-        self.assertEqual(config.msc3895.errcode, UNSTABLE_ERRCODE)
-        self.assertEqual(config.msc3902.resync_interval_ms, 60_000)
-        self.assertEqual(config.msc3902.max_resync_interval_ms, 3_600_000)
+        self.assertEqual(config.section_of(Msc3895Config).errcode, UNSTABLE_ERRCODE)
+        self.assertEqual(config.section_of(Msc3902Config).resync_interval_ms, 60_000)
+        self.assertEqual(
+            config.section_of(Msc3902Config).max_resync_interval_ms, 3_600_000
+        )
 
     def test_errcode_choice(self) -> None:
         config = MscExtensions.parse_config({"msc3895": {"errcode": "stable"}})
-        self.assertEqual(config.msc3895.errcode, STABLE_ERRCODE)
+        self.assertEqual(config.section_of(Msc3895Config).errcode, STABLE_ERRCODE)
         self.assert_config_error(
             {"msc3895": {"errcode": "M_X"}}, ("msc3895", "errcode"), "stable, unstable"
         )
@@ -43,11 +46,15 @@ class PartialStateConfigTestCase(unittest.TestCase):
         config = MscExtensions.parse_config(
             {"msc3902": {"resync_interval": "30s", "max_resync_interval": 120000}}
         )
-        self.assertEqual(config.msc3902.resync_interval_ms, 30_000)
-        self.assertEqual(config.msc3902.max_resync_interval_ms, 120_000)
+        self.assertEqual(config.section_of(Msc3902Config).resync_interval_ms, 30_000)
+        self.assertEqual(
+            config.section_of(Msc3902Config).max_resync_interval_ms, 120_000
+        )
         # A long interval raises the default maximum with it.
         config = MscExtensions.parse_config({"msc3902": {"resync_interval": "2h"}})
-        self.assertEqual(config.msc3902.max_resync_interval_ms, 7_200_000)
+        self.assertEqual(
+            config.section_of(Msc3902Config).max_resync_interval_ms, 7_200_000
+        )
 
     def test_bad_durations_name_the_key(self) -> None:
         self.assert_config_error(

@@ -1,0 +1,26 @@
+"""Every feature the module knows, one line each.
+
+The config sections, the features built at start-up, ``/status`` and the flags on
+``/_matrix/client/versions`` all come from this tuple. Adding a proposal is one new
+package, one line here and its docs page (docs/architecture.md).
+"""
+
+from typing import Any
+
+from msc_extensions.config import FeatureToggleConfig
+from msc_extensions.feature import FeatureSpec
+from msc_extensions.msc3192.config import Msc3192Config
+from msc_extensions.msc3192.feature import Msc3192Feature
+from msc_extensions.partial_state.config import Msc3895Config, Msc3902Config
+from msc_extensions.partial_state.feature import Msc3902Feature
+from msc_extensions.partial_state.federation import Msc3895Feature
+
+FEATURES: tuple[FeatureSpec[Any], ...] = (
+    FeatureSpec("msc3192", Msc3192Config.from_section, Msc3192Feature),
+    # Sections accepted ahead of their implementation, so that configurations
+    # written now keep working; nothing is built for them yet.
+    FeatureSpec("msc4046", FeatureToggleConfig.from_section, None),
+    FeatureSpec("msc2314", FeatureToggleConfig.from_section, None),
+    FeatureSpec("msc3895", Msc3895Config.from_section, Msc3895Feature),
+    FeatureSpec("msc3902", Msc3902Config.from_section, Msc3902Feature),
+)
