@@ -8,7 +8,7 @@ open), so :meth:`JsonClient.for_test` registers that as a clean-up.
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import treq
 from OpenSSL import SSL
@@ -19,7 +19,7 @@ from twisted.protocols import tls
 from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IPolicyForHTTPS
+from twisted.web.iweb import IAgent, IPolicyForHTTPS
 from zope.interface import implementer
 
 #: What the JSON helpers return: the HTTP status and the decoded body (None when
@@ -70,7 +70,7 @@ class JsonClient:
         use_the_real_reactor_for_tls()
         self._pool = HTTPConnectionPool(reactor, persistent=True)
         agent = Agent(reactor, contextFactory=TrustAnyCertificate(), pool=self._pool)
-        self._http = treq.client.HTTPClient(agent)
+        self._http = treq.client.HTTPClient(cast(IAgent, agent))
 
     @classmethod
     def for_test(cls, test: TestCase) -> "JsonClient":

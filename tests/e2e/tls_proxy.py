@@ -21,6 +21,7 @@ Usage::
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import treq
 from twisted.internet import defer, endpoints, reactor, ssl
@@ -29,6 +30,7 @@ from twisted.trial.unittest import TestCase
 from twisted.web import resource, server
 from twisted.web.client import Agent
 from twisted.web.http_headers import Headers
+from twisted.web.iweb import IAgent
 
 from tests.e2e.client import TrustAnyCertificate
 from tests.e2e.config import LOOPBACK, free_port, make_tls_certificate
@@ -72,7 +74,7 @@ class _Forwarder(resource.Resource):
                     assert request.channel is not None
                     transport = request.channel.transport
                     assert transport is not None
-                    transport.abortConnection()  # type: ignore[attr-defined]
+                    transport.abortConnection()
                     return
                 request.setResponseCode(502)
                 request.setHeader(b"Content-Type", b"application/json")
@@ -122,7 +124,7 @@ class FederationProxy:
         self.seen: list[str] = []
         self.refused: list[str] = []
         self.http = treq.client.HTTPClient(
-            Agent(reactor, contextFactory=TrustAnyCertificate())
+            cast(IAgent, Agent(reactor, contextFactory=TrustAnyCertificate()))
         )
         self._certificate_dir = certificate_dir
         self._listening: IListeningPort | None = None
@@ -166,5 +168,9 @@ class FederationProxy:
 
     async def stop(self) -> None:
         if self._listening is not None:
-            await self._listening.stopListening()
+            # mypy, without a zope plugin, reads interface methods as taking no
+            # self.
+            stopped = self._listening.stopListening()  # type: ignore[misc]
             self._listening = None
+            if stopped is not None:
+                await stopped

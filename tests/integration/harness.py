@@ -46,7 +46,7 @@ class ModuleTestCase(unittest.FederatingHomeserverTestCase):
     module_settings: JsonDict = {}
 
     def default_config(self) -> JsonDict:
-        config = super().default_config()
+        config: JsonDict = super().default_config()
         config["modules"] = module_config(self.module_settings, self.module)
         return config
 
@@ -97,10 +97,13 @@ class ProcessTestCase(unittest.HomeserverTestCase):
     module_settings: JsonDict = {}
 
     def make_homeserver(self, reactor: MemoryReactor, clock: Clock) -> HomeServer:
-        return self.setup_test_homeserver(homeserver_to_use=self.homeserver_class)
+        hs: HomeServer = self.setup_test_homeserver(
+            homeserver_to_use=self.homeserver_class
+        )
+        return hs
 
     def default_config(self) -> JsonDict:
-        config = super().default_config()
+        config: JsonDict = super().default_config()
         config["modules"] = module_config(self.module_settings, self.module)
         if self.homeserver_class is GenericWorkerServer:
             config["worker_app"] = "synapse.app.generic_worker"

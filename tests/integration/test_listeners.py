@@ -51,7 +51,7 @@ class _ListenerTests(ProcessTestCase):
     def get(self, site: Site, path: str) -> FakeChannel:
         return make_request(self.reactor, site, "GET", path)
 
-    @parameterized.expand(sorted(EXPECTED))
+    @parameterized.expand(sorted(EXPECTED))  # type: ignore[untyped-decorator]
     def test_listener_serves_only_its_resources(self, name: str) -> None:
         site = self.listen([name])
         for path, code in EXPECTED[name].items():

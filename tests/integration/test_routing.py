@@ -112,7 +112,7 @@ class FeatureRouterTestCase(HomeserverTestCase):
     """A feature's servlets reach every client resource built for its homeserver."""
 
     def default_config(self) -> JsonDict:
-        config = super().default_config()
+        config: JsonDict = super().default_config()
         config["modules"] = module_config(module=MODULE_WITH_PROBE)
         return config
 

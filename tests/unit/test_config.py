@@ -23,6 +23,7 @@ class ModuleConfigTestCase(unittest.TestCase):
         self.assertIn(fragment, raised.exception.msg)
 
     def test_empty_config_enables_every_feature(self) -> None:
+        raw: dict[str, Any] | None
         for raw in ({}, None):
             config = MscExtensions.parse_config(raw)  # type: ignore[arg-type]
             for section in SECTIONS:
