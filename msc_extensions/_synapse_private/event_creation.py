@@ -36,8 +36,6 @@ from synapse.storage.databases.state.store import MAX_STATE_DELTA_HOPS
 from synapse.synapse_rust.types import Requester
 from synapse.types import JsonDict, StateMap
 
-__all__ = ["ChainStart", "CreatedEvent", "EventCreation", "MAX_STATE_DELTA_HOPS"]
-
 
 @attr.s(frozen=True, slots=True, auto_attribs=True)
 class ChainStart:
