@@ -102,8 +102,8 @@ class StateBatch:
         built with full state.
 
         Raises:
-            Exception: reading the room's state or persisting the chain failed;
-                no event of the run was sent.
+            Exception: reading the room's state or persisting the chain failed,
+                which fails the run as a whole.
         """
         if requester.shadow_banned:
             # As for single sends: pretend, and send nothing.
