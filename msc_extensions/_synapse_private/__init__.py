@@ -6,10 +6,19 @@ the modules of this package: internal classes, handlers and storage reached thro
 ``HomeServer.get_*()``, underscore attributes, and monkeypatches. Each module here
 lists what it relies on and why, and offers the rest of the code a small adapter, so
 that a Synapse upgrade that moves something breaks here, loudly, and nowhere else.
+The adapters do what Synapse does and decide nothing for a feature: the modules of
+this package import nothing from the rest of ``msc_extensions``.
 
 - :mod:`.resources`: serving servlets from Synapse's own resource trees, the
   HomeServer behind ``ModuleApi``, Synapse's duration syntax, version checks.
-- :mod:`.events`: creating and persisting many state events at once (MSC3192).
+- Sending state events (MSC3192), one job a module: :mod:`.requesters` (the
+  requester type, the admin check, shadow-ban event IDs), :mod:`.transactions`
+  (Synapse's transaction cache), :mod:`.ratelimiting` (Synapse's rate limiter),
+  :mod:`.room_reads` (what a room is), :mod:`.room_locks` (Synapse's per-room
+  locks of event creation), :mod:`.spam_checks` (spam checkers and the policy
+  server), :mod:`.event_creation` (events built against an in-memory state map),
+  :mod:`.batch_persistence` (such a chain persisted at once) and
+  :mod:`.single_sends` (the one-event paths of ``PUT /state``).
 - :mod:`.partial_state`: partial-state rooms, Synapse's resync of them and the
   federation answers about them (MSC3895, MSC3902).
 

@@ -4,8 +4,18 @@ from collections.abc import Iterable
 
 from synapse.http.servlet import RestServlet
 
-from msc_extensions._synapse_private.events import BatchStateEvents
+from msc_extensions._synapse_private.batch_persistence import BatchPersistence
+from msc_extensions._synapse_private.event_creation import EventCreation
+from msc_extensions._synapse_private.ratelimiting import UserRatelimiter
+from msc_extensions._synapse_private.requesters import ServerAdmins
+from msc_extensions._synapse_private.resources import HomeServer
+from msc_extensions._synapse_private.room_locks import RoomLocks
+from msc_extensions._synapse_private.room_reads import RoomReads
+from msc_extensions._synapse_private.single_sends import SingleSends
+from msc_extensions._synapse_private.spam_checks import SpamChecks
+from msc_extensions._synapse_private.transactions import TransactionCache
 from msc_extensions.feature import Feature, FeatureContext
+from msc_extensions.msc3192.batch import StateBatch
 from msc_extensions.msc3192.config import RATE_LIMITER_NAME, Msc3192Config
 from msc_extensions.msc3192.handler import BatchStateHandler
 from msc_extensions.msc3192.servlet import BatchStateServlet
@@ -16,21 +26,45 @@ class Msc3192Feature(Feature):
     unstable_features = ("org.matrix.msc3192",)
 
     def __init__(self, context: FeatureContext, config: Msc3192Config) -> None:
-        hs = context.hs
-
-        def make_events() -> BatchStateEvents:
-            return BatchStateEvents(
-                hs,
-                limiter_name=RATE_LIMITER_NAME,
-                per_second=config.rate_limit.per_second,
-                burst_count=config.rate_limit.burst_count,
-            )
-
-        # One servlet for every client listener of the process, so that they all
-        # share one transaction cache and one rate limiter.
-        self._servlet = BatchStateServlet(
-            context.api, config, BatchStateHandler(make_events)
-        )
+        self._context = context
+        self._config = config
+        self._servlet: BatchStateServlet | None = None
 
     def client_servlets(self) -> Iterable[RestServlet]:
+        # Built when Synapse builds the first client resource, as it builds its
+        # own servlets, handlers and transaction caches (not while modules load);
+        # then one servlet for every client listener of the process, so that they
+        # all share one transaction cache and one rate limiter.
+        if self._servlet is None:
+            self._servlet = BatchStateServlet(
+                self._context.api,
+                self._config,
+                TransactionCache(self._context.hs),
+                build_handler(self._context.hs, self._config),
+            )
         return [self._servlet]
+
+
+def build_handler(hs: HomeServer, config: Msc3192Config) -> BatchStateHandler:
+    """The handler, with what it uses of Synapse for ``hs``."""
+    rooms = RoomReads(hs)
+    spam = SpamChecks(hs)
+    return BatchStateHandler(
+        rooms=rooms,
+        ratelimiter=UserRatelimiter(
+            hs,
+            RATE_LIMITER_NAME,
+            per_second=config.rate_limit.per_second,
+            burst_count=config.rate_limit.burst_count,
+        ),
+        admins=ServerAdmins(hs),
+        spam=spam,
+        single_sends=SingleSends(hs),
+        batch=StateBatch(
+            locks=RoomLocks(hs),
+            rooms=rooms,
+            creation=EventCreation(hs),
+            spam=spam,
+            persistence=BatchPersistence(hs),
+        ),
+    )

@@ -1,64 +1,68 @@
-"""Applies a validated batch: idempotency, rate limit, ordering, status code.
+"""Applies a validated batch: rate limit, which items go which way, the answer.
 
-The Synapse-specific work of creating events lives in
-:mod:`msc_extensions._synapse_private.events`; this module decides what runs in
-which order and what the client is told.
+The servlet has authenticated the request, parsed the body and made the request
+idempotent; everything here runs once per transaction. Plain state items go
+through :mod:`msc_extensions.msc3192.batch` in runs; membership items, and every
+item the batch path cannot serve, go one at a time through Synapse's own
+single-event paths.
 """
 
 import logging
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from synapse.api.errors import Codes, NotFoundError, SynapseError
-from synapse.http.site import SynapseRequest
-from synapse.types import JsonDict
+from synapse.api.constants import EventTypes
+from synapse.api.errors import NotFoundError
 
-from msc_extensions._synapse_private.events import BatchStateEvents, Requester
+from msc_extensions._synapse_private.ratelimiting import UserRatelimiter
+from msc_extensions._synapse_private.requesters import Requester, ServerAdmins
+from msc_extensions._synapse_private.room_reads import RoomReads
+from msc_extensions._synapse_private.single_sends import SingleSends
+from msc_extensions._synapse_private.spam_checks import SpamChecks
+from msc_extensions.msc3192.batch import StateBatch
+from msc_extensions.msc3192.checks import check_may_send_state
 from msc_extensions.msc3192.items import BatchItem, ItemResult
+from msc_extensions.msc3192.outcomes import attempt
+from msc_extensions.msc3192.response import Response, response_for
 
 logger = logging.getLogger(__name__)
 
-#: Extra field of an error response: what went wrong with each item.
-ERRORS_FIELD = "org.matrix.msc3192.errors"
-
-Response = tuple[int, Any]
+#: State event types whose checks Synapse's batch persistence runs only at persist
+#: time, where one failure would drop the whole batch: sent one by one instead.
+SINGLE_SEND_TYPES = frozenset({EventTypes.CanonicalAlias})
 
 
 class BatchStateHandler:
     """Serves batch_state requests for one homeserver."""
 
-    def __init__(self, make_events: Callable[[], BatchStateEvents]) -> None:
-        # Synapse's handlers are built on first use, not while modules load.
-        self._make_events = make_events
-        self._events: BatchStateEvents | None = None
-
-    @property
-    def events(self) -> BatchStateEvents:
-        if self._events is None:
-            self._events = self._make_events()
-        return self._events
+    def __init__(
+        self,
+        rooms: RoomReads,
+        ratelimiter: UserRatelimiter,
+        admins: ServerAdmins,
+        spam: SpamChecks,
+        single_sends: SingleSends,
+        batch: StateBatch,
+    ) -> None:
+        self._rooms = rooms
+        self._ratelimiter = ratelimiter
+        self._admins = admins
+        self._spam = spam
+        self._single_sends = single_sends
+        self._batch = batch
 
     async def handle(
-        self,
-        request: SynapseRequest,
-        requester: Requester,
-        room_id: str,
-        items: Sequence[BatchItem],
-    ) -> Response:
-        """Apply ``items`` once per transaction. A replay gets the first response,
-        and costs no rate limit, since the rate limit is taken inside."""
-
-        async def run() -> Response:
-            return await self._run(requester, room_id, items)
-
-        return await self.events.fetch_or_execute(request, requester, run)
-
-    async def _run(
         self, requester: Requester, room_id: str, items: Sequence[BatchItem]
     ) -> Response:
-        if not await self.events.room_exists(room_id):
+        """Apply ``items`` and build the answer. The rate limit is taken here,
+        inside the servlet's idempotent section, so a replay costs none.
+
+        Raises:
+            NotFoundError: the server does not know the room.
+            LimitExceededError: the requester is over the rate limit.
+        """
+        if not await self._rooms.exists(room_id):
             raise NotFoundError(f"Unknown room {room_id}")
-        await self.events.ratelimit(requester)
+        await self._ratelimiter.ratelimit(requester)
         results = await self.apply(requester, room_id, items)
         # One line per batch, so that admins can watch for bulk state changes
         # (the proposal's security considerations).
@@ -76,41 +80,34 @@ class BatchStateHandler:
         self, requester: Requester, room_id: str, items: Sequence[BatchItem]
     ) -> list[ItemResult]:
         """Apply the items in order. Consecutive plain state items go through the
-        batch path together; membership items, and every item in a room the batch
-        path cannot serve, go one by one through Synapse's single-event paths."""
-        events = self.events
-        is_admin = await events.is_server_admin(requester)
-        batchable = await events.can_batch(room_id)
-        results: list[ItemResult | None] = [None] * len(items)
+        batch path together; membership items, the types in
+        :data:`SINGLE_SEND_TYPES`, and every item in a room the batch path cannot
+        serve go one by one through Synapse's single-event paths."""
+        is_admin = await self._admins.is_server_admin(requester)
+        batchable = await self._can_batch(room_id)
+        results: list[ItemResult] = []
         run: list[BatchItem] = []
-
-        async def flush() -> None:
-            if not run:
-                return
-            for item, result in zip(
-                run,
-                await self._send_run(requester, room_id, run, is_admin),
-                strict=True,
-            ):
-                results[item.index] = result
-            run.clear()
-
         for item in items:
-            if (
-                batchable
-                and not item.is_membership
-                and not events.needs_single_send(item)
-            ):
+            if batchable and not _needs_single_send(item):
                 run.append(item)
                 continue
-            await flush()
-            results[item.index] = await self._send_one(
-                requester, room_id, item, is_admin
+            results += await self._send_run(requester, room_id, run, is_admin)
+            run = []
+            results.append(
+                await attempt(
+                    room_id,
+                    (item,),
+                    self._send_single(requester, room_id, item, is_admin),
+                )
             )
-        await flush()
-        return [
-            r if r is not None else ItemResult.failed(_unexpected()) for r in results
-        ]
+        results += await self._send_run(requester, room_id, run, is_admin)
+        return results
+
+    async def _can_batch(self, room_id: str) -> bool:
+        """Whether the batch path applies: it needs full state and no state DAG."""
+        if await self._rooms.is_partial_state(room_id):
+            return False
+        return not await self._rooms.uses_state_dags(room_id)
 
     async def _send_run(
         self,
@@ -119,66 +116,35 @@ class BatchStateHandler:
         run: Sequence[BatchItem],
         is_admin: bool,
     ) -> list[ItemResult]:
-        try:
-            return await self.events.send_batch(requester, room_id, run, is_admin)
-        except SynapseError as e:
-            logger.warning("batch_state into %s failed as a whole: %s", room_id, e)
-            return [ItemResult.failed(e) for _ in run]
-        except Exception:
-            logger.exception("batch_state into %s failed as a whole", room_id)
-            return [ItemResult.failed(_unexpected()) for _ in run]
+        if not run:
+            return []
+        outcome = await attempt(
+            room_id, run, self._batch.send(requester, room_id, run, is_admin)
+        )
+        if isinstance(outcome, ItemResult):
+            # The run failed as a whole: none of its events was sent.
+            return [outcome for _ in run]
+        return outcome
 
-    async def _send_one(
+    async def _send_single(
         self, requester: Requester, room_id: str, item: BatchItem, is_admin: bool
     ) -> ItemResult:
-        events = self.events
-        try:
-            await events.check_may_send_state(requester, room_id, item, is_admin)
-            if item.is_membership:
-                event_id = await events.send_membership(requester, room_id, item)
-            else:
-                event_id = await events.send_single(requester, room_id, item)
-        except SynapseError as e:
-            logger.info("batch_state item %d in %s: %s", item.index, room_id, e)
-            return ItemResult.failed(e)
-        except Exception:
-            logger.exception("batch_state item %d in %s", item.index, room_id)
-            return ItemResult.failed(_unexpected())
+        """What ``PUT /state`` does for the item."""
+        await check_may_send_state(self._spam, requester, room_id, item, is_admin)
+        if item.is_membership:
+            event_id = await self._single_sends.send_membership(
+                requester,
+                room_id,
+                target=item.state_key,
+                membership=item.content["membership"],
+                content=item.content,
+            )
+        else:
+            event_id = await self._single_sends.send_state_event(
+                requester, item.event_dict(room_id, requester.user.to_string())
+            )
         return ItemResult.sent(event_id)
 
 
-def response_for(items: Sequence[BatchItem], results: Sequence[ItemResult]) -> Response:
-    """200 with the event IDs if any item produced one; otherwise 403 when every
-    item was forbidden, and 400 for anything else."""
-    if any(r.event_id is not None for r in results):
-        return 200, [r.event_id for r in results]
-
-    failures = [
-        (item.index, r.error or _unexpected())
-        for item, r in zip(items, results, strict=True)
-    ]
-    details = [
-        {"index": index, "errcode": error.errcode, "error": error.msg}
-        for index, error in failures
-    ]
-    summary = "; ".join(f"item {index}: {error.msg}" for index, error in failures)
-    if all(error.code == 403 for _, error in failures):
-        return 403, _error_body(
-            Codes.FORBIDDEN,
-            f"You may not send any of these state events: {summary}",
-            details,
-        )
-    first_other = next(error for _, error in failures if error.code != 403)
-    return 400, _error_body(
-        first_other.errcode or Codes.UNKNOWN,
-        f"No state event was sent: {summary}",
-        details,
-    )
-
-
-def _error_body(errcode: str, error: str, details: list[JsonDict]) -> JsonDict:
-    return {"errcode": errcode, "error": error, ERRORS_FIELD: details}
-
-
-def _unexpected() -> SynapseError:
-    return SynapseError(500, "Internal error while sending this item", Codes.UNKNOWN)
+def _needs_single_send(item: BatchItem) -> bool:
+    return item.is_membership or item.event_type in SINGLE_SEND_TYPES

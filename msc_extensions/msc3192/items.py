@@ -32,19 +32,19 @@ class BatchItem:
 @attr.s(frozen=True, slots=True, auto_attribs=True)
 class ItemResult:
     """The event ID an item produced (new, or the existing one it equals), or the
-    error that kept it from producing one."""
+    error that kept it from producing one: exactly one of the two."""
 
-    event_id: str | None = None
-    error: SynapseError | None = None
+    event_id: str | None
+    error: SynapseError | None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.event_id is None) == (self.error is None):
+            raise ValueError("An item result has either an event ID or an error")
 
     @classmethod
     def sent(cls, event_id: str) -> "ItemResult":
-        return cls(event_id=event_id)
+        return cls(event_id=event_id, error=None)
 
     @classmethod
     def failed(cls, error: SynapseError) -> "ItemResult":
-        return cls(error=error)
-
-    @property
-    def forbidden(self) -> bool:
-        return self.error is not None and self.error.code == 403
+        return cls(event_id=None, error=error)

@@ -1,22 +1,29 @@
 """``PUT /_matrix/client/unstable/org.matrix.msc3192/rooms/{roomId}/batch_state/{txnId}``."""
 
-import json
+import os
 import re
 from typing import Any
 
 from synapse.api.errors import Codes, SynapseError
-from synapse.http.servlet import RestServlet
+from synapse.http.servlet import RestServlet, parse_json_value_from_request
 from synapse.http.site import SynapseRequest
 from synapse.module_api import ModuleApi
 
+from msc_extensions._synapse_private.transactions import TransactionCache
 from msc_extensions.msc3192.config import Msc3192Config
-from msc_extensions.msc3192.handler import BatchStateHandler, Response
+from msc_extensions.msc3192.handler import BatchStateHandler
+from msc_extensions.msc3192.response import Response
 from msc_extensions.msc3192.validation import parse_batch
 
 UNSTABLE_PREFIX = "/_matrix/client/unstable/org.matrix.msc3192"
 
 
 class BatchStateServlet(RestServlet):
+    """Authenticates, reads and validates the batch, and runs it once per
+    transaction, as Synapse's ``PUT /send/{txnId}`` does. The body is validated
+    before the transaction cache is consulted, so bad input is always a 400 and
+    never remembered."""
+
     PATTERNS = [
         re.compile(
             f"^{re.escape(UNSTABLE_PREFIX)}"
@@ -26,11 +33,16 @@ class BatchStateServlet(RestServlet):
     CATEGORY = "Event sending requests"
 
     def __init__(
-        self, api: ModuleApi, config: Msc3192Config, handler: BatchStateHandler
+        self,
+        api: ModuleApi,
+        config: Msc3192Config,
+        transactions: TransactionCache,
+        handler: BatchStateHandler,
     ) -> None:
         super().__init__()
         self._api = api
         self._config = config
+        self._transactions = transactions
         self._handler = handler
 
     async def on_PUT(
@@ -39,28 +51,26 @@ class BatchStateServlet(RestServlet):
         requester = await self._api.get_user_by_req(request)
         body = read_json_body(request, self._config.max_body_bytes)
         items = parse_batch(body, self._config.max_events)
-        return await self._handler.handle(request, requester, room_id, items)
+        return await self._transactions.fetch_or_execute(
+            request,
+            requester,
+            lambda: self._handler.handle(requester, room_id, items),
+        )
 
 
 def read_json_body(request: SynapseRequest, max_bytes: int) -> Any:
-    """The request's JSON value. 400 for a body over ``max_bytes`` or not JSON."""
+    """The request's JSON value, as Synapse parses it (400 ``M_NOT_JSON`` for
+    anything that is not JSON, ``NaN`` and too deep nesting included), once the
+    body is known to be at most ``max_bytes`` long (400 ``M_TOO_LARGE``)."""
     content = request.content
-    if content is None:
-        raise SynapseError(400, "The body must be a JSON array", Codes.NOT_JSON)
-    raw = content.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise SynapseError(
-            400,
-            f"The body is larger than the limit of {max_bytes} bytes",
-            Codes.TOO_LARGE,
-        )
-    try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise SynapseError(
-            400, f"The body is not valid JSON: {e}", Codes.NOT_JSON
-        ) from None
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
+    if content is not None:
+        content.seek(0, os.SEEK_END)
+        size = content.tell()
+        content.seek(0)
+        if size > max_bytes:
+            raise SynapseError(
+                400,
+                f"The body is larger than the limit of {max_bytes} bytes",
+                Codes.TOO_LARGE,
+            )
+    return parse_json_value_from_request(request)

@@ -1,0 +1,38 @@
+"""Private APIs for rate limiting a module's own actions.
+
+What this file relies on:
+
+1. ``synapse.api.ratelimiting.Ratelimiter`` with ``RatelimitSettings(key,
+   per_second, burst_count)``: Synapse's leaky bucket, per user by default. Its
+   ``ratelimit(requester)`` raises ``LimitExceededError`` (429 with
+   ``retry_after_ms``), skips users whose limits an admin has switched off
+   (``ratelimit_override``) and application services with ``rate_limited: false``,
+   and asks the module rate-limit callbacks
+   (``hs.get_module_api_callbacks().ratelimit``), which see the limiter by ``key``.
+"""
+
+from synapse.api.ratelimiting import Ratelimiter
+from synapse.config.ratelimiting import RatelimitSettings
+from synapse.server import HomeServer
+from synapse.synapse_rust.types import Requester
+
+
+class UserRatelimiter:
+    """A named rate limit, one bucket per user."""
+
+    def __init__(
+        self, hs: HomeServer, name: str, per_second: float, burst_count: int
+    ) -> None:
+        self._ratelimiter = Ratelimiter(
+            store=hs.get_datastores().main,
+            clock=hs.get_clock(),
+            cfg=RatelimitSettings(
+                key=name, per_second=per_second, burst_count=burst_count
+            ),
+            ratelimit_callbacks=hs.get_module_api_callbacks().ratelimit,
+        )
+
+    async def ratelimit(self, requester: Requester) -> None:
+        """Takes one action; raises ``LimitExceededError`` (429, ``retry_after_ms``)
+        when over."""
+        await self._ratelimiter.ratelimit(requester)

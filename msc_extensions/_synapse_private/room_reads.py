@@ -1,0 +1,55 @@
+"""Private APIs for reading what the module needs to know about a room.
+
+What this file relies on:
+
+1. ``DataStore.get_room_version_id`` (raises ``NotFoundError`` for a room the
+   server does not know), ``get_room_version`` (``RoomVersion.msc4242_state_dags``)
+   and ``is_partial_state_room``: cached store reads. Their ``@cached``
+   descriptors need Synapse's own mypy plugin, so they are typed here as called.
+2. ``DataStore.get_event(event_id, allow_none=True)``.
+"""
+
+from typing import Protocol, cast
+
+from synapse.api.errors import NotFoundError
+from synapse.events import EventBase
+from synapse.server import HomeServer
+
+
+class _CachedRoomReads(Protocol):
+    """Cached store methods, typed as called."""
+
+    async def get_room_version_id(self, room_id: str) -> str: ...
+
+    async def is_partial_state_room(self, room_id: str) -> bool: ...
+
+
+class RoomReads:
+    """Facts about rooms, and events in them, from Synapse's main store."""
+
+    def __init__(self, hs: HomeServer) -> None:
+        self._store = hs.get_datastores().main
+        self._cached = cast(_CachedRoomReads, self._store)
+
+    async def exists(self, room_id: str) -> bool:
+        """Whether this server knows the room."""
+        try:
+            await self._cached.get_room_version_id(room_id)
+        except NotFoundError:
+            return False
+        return True
+
+    async def is_partial_state(self, room_id: str) -> bool:
+        """Whether the server joined the room over federation with partial state
+        and has not finished fetching the full state."""
+        return await self._cached.is_partial_state_room(room_id)
+
+    async def uses_state_dags(self, room_id: str) -> bool:
+        """Whether the room's version keeps its state in a DAG of its own
+        (MSC4242), where events are not built against a plain state map."""
+        room_version = await self._store.get_room_version(room_id)
+        return bool(room_version.msc4242_state_dags)
+
+    async def get_event(self, event_id: str) -> EventBase | None:
+        """The event, or None when the server does not have it."""
+        return await self._store.get_event(event_id, allow_none=True)
