@@ -30,6 +30,11 @@ class MembershipTestCase(BatchStateTestCase):
         state = self.state("m.room.member", user_id)
         return None if state is None else state["membership"]
 
+    def member_content(self, user_id: str) -> JsonDict:
+        content = self.state("m.room.member", user_id)
+        assert content is not None, f"{user_id} has no membership"
+        return content
+
     def test_invite_kick_ban_and_unban_local_users(self) -> None:
         carol, carol_token = self.register_member("carol")
         dave, _ = self.register_member("dave")
@@ -50,7 +55,7 @@ class MembershipTestCase(BatchStateTestCase):
         self.assertTrue(all(body), body)
         self.assertEqual(self.membership(dave), "invite")
         self.assertEqual(self.membership(carol), "leave")
-        self.assertEqual(self.state("m.room.member", carol)["reason"], "bye")
+        self.assertEqual(self.member_content(carol)["reason"], "bye")
         self.assertEqual(self.membership(self.mod_id), "ban")
         self.assertEqual(self.membership(erin), "leave")
         self.assertEqual(self.state("m.room.topic"), {"topic": "after"})
@@ -200,7 +205,7 @@ class MembershipTestCase(BatchStateTestCase):
         self.assertTrue(all(body), body)
         self.assertEqual(sent.call_count, 1)
         self.assertEqual(self.membership(remote), "invite")
-        self.assertEqual(self.state("m.room.member", remote)["displayname"], "Zoe")
+        self.assertEqual(self.member_content(remote)["displayname"], "Zoe")
 
         other = "@yann:remote.example.com"
         with (

@@ -63,7 +63,7 @@ class IdempotencyTestCase(BatchStateTestCase):
             await release
             return await real_handle(*args, **kwargs)
 
-        creation.handle_new_client_event = slow_handle  # type: ignore[method-assign]
+        creation.handle_new_client_event = slow_handle
         count = self.event_count()
         path = f"{BATCH_PREFIX}/rooms/{quote(self.room_id)}/batch_state/slow"
         body = json.dumps(items_with(7)).encode()

@@ -1,17 +1,18 @@
 """The order of the per-item decisions of a batch, and which items go which way,
 with Synapse's primitives replaced by fakes: no homeserver needed."""
 
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import attr
 from synapse.api.errors import AuthError, Codes, NotFoundError, SynapseError
-from synapse.types import JsonDict, Requester, StateMap, create_requester
+from synapse.types import JsonDict, StateMap, create_requester
 from twisted.internet import defer
 from twisted.trial import unittest
 
 from msc_extensions._synapse_private.event_creation import ChainStart, CreatedEvent
+from msc_extensions._synapse_private.requesters import Requester
 from msc_extensions.msc3192.batch import StateBatch
 from msc_extensions.msc3192.handler import BatchStateHandler
 from msc_extensions.msc3192.items import BatchItem, ItemResult
@@ -24,9 +25,9 @@ START_GROUP = 7
 T = TypeVar("T")
 
 
-def run(coroutine: Awaitable[T]) -> T:
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
     """The fakes never wait, so the coroutine finishes at once."""
-    deferred = defer.ensureDeferred(coroutine)
+    deferred: defer.Deferred[T] = defer.ensureDeferred(coroutine)
     results: list[T] = []
     failures: list[Any] = []
     deferred.addCallbacks(results.append, failures.append)
@@ -122,7 +123,8 @@ class Fakes:
             content=event_dict["content"],
             depth=10 if depth is None else depth,
         )
-        return CreatedEvent(event, None)
+        # Fakes stand in for Synapse's event and context.
+        return CreatedEvent(cast(Any, event), cast(Any, None))
 
     async def check_auth(
         self, event: FakeEvent, earlier_in_chain: Mapping[str, FakeEvent]
@@ -188,22 +190,25 @@ class Fakes:
 
 
 def state_batch(fakes: Fakes) -> StateBatch:
+    # One fake plays every primitive.
+    primitives: Any = fakes
     return StateBatch(
-        locks=fakes,
-        rooms=fakes,
-        creation=fakes,
-        spam=fakes,
-        persistence=fakes,
+        locks=primitives,
+        rooms=primitives,
+        creation=primitives,
+        spam=primitives,
+        persistence=primitives,
     )
 
 
 def handler(fakes: Fakes, batch: Any = None) -> BatchStateHandler:
+    primitives: Any = fakes
     return BatchStateHandler(
-        rooms=fakes,
-        ratelimiter=fakes,
-        admins=fakes,
-        spam=fakes,
-        single_sends=fakes,
+        rooms=primitives,
+        ratelimiter=primitives,
+        admins=primitives,
+        spam=primitives,
+        single_sends=primitives,
         batch=batch or state_batch(fakes),
     )
 
