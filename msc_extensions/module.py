@@ -17,7 +17,7 @@ from msc_extensions._synapse_private.resources import (
 )
 from msc_extensions.config import ModuleConfig
 from msc_extensions.feature import Feature, FeatureContext, FeatureSpec
-from msc_extensions.partial_state.config import Msc3895Config
+from msc_extensions.msc3895.config import Msc3895Config
 from msc_extensions.partial_state.service import PartialStateService
 from msc_extensions.registry import FEATURES
 from msc_extensions.routing import FeatureRouter

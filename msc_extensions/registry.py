@@ -11,9 +11,10 @@ from msc_extensions.config import FeatureToggleConfig
 from msc_extensions.feature import FeatureSpec
 from msc_extensions.msc3192.config import Msc3192Config
 from msc_extensions.msc3192.feature import Msc3192Feature
-from msc_extensions.partial_state.config import Msc3895Config, Msc3902Config
-from msc_extensions.partial_state.feature import Msc3902Feature
-from msc_extensions.partial_state.federation import Msc3895Feature
+from msc_extensions.msc3895.config import Msc3895Config
+from msc_extensions.msc3895.feature import Msc3895Feature
+from msc_extensions.msc3902.config import Msc3902Config
+from msc_extensions.msc3902.feature import Msc3902Feature
 
 FEATURES: tuple[FeatureSpec[Any], ...] = (
     FeatureSpec("msc3192", Msc3192Config.from_section, Msc3192Feature),

@@ -19,8 +19,17 @@ this package import nothing from the rest of ``msc_extensions``.
   server), :mod:`.event_creation` (events built against an in-memory state map),
   :mod:`.batch_persistence` (such a chain persisted at once) and
   :mod:`.single_sends` (the one-event paths of ``PUT /state``).
-- :mod:`.partial_state`: partial-state rooms, Synapse's resync of them and the
-  federation answers about them (MSC3895, MSC3902).
+- :mod:`.partial_state_store`: reads of partial-state rooms that do not wait for
+  full state (MSC3895, MSC3902).
+- :mod:`.resync`: Synapse's resync of partial-state rooms, and hooks to observe and
+  cancel it and to hear of servers coming back (MSC3902).
+- :mod:`.destinations`: Synapse's retry back-off and delivery records of other
+  servers, and probing one past that back-off (MSC3902).
+- :mod:`.federation_answers`: Synapse's own answers on the federation endpoints
+  the module takes over (MSC3895).
+- :mod:`.error_responses`: rewriting the error code of a resource's answers
+  (MSC3895).
+- :mod:`.room_removal`: local users leaving a room, and purging it (MSC3902).
 
 Outside this package the module uses only what Synapse offers modules and servlet
 authors: ``synapse.module_api``, ``synapse.api.errors``, ``synapse.api.constants``,

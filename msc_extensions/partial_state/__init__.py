@@ -1,18 +1,10 @@
-"""MSC3895 and MSC3902: partial-state rooms answer honestly, and stalled resyncs
-come back to full state.
+"""What every feature that deals with partial-state rooms shares.
 
-- :mod:`.config`: the ``msc3895`` and ``msc3902`` config sections.
-- :mod:`.errcodes`: the MSC3895 error code, and trying the next server on it.
-- :mod:`.federation`: MSC3895 federation endpoints (feature ``msc3895``).
-- :mod:`.backoff`: per-room exponential back-off, pure arithmetic.
-- :mod:`.resync`: the looping call that restarts stalled resyncs.
-- :mod:`.admin`: the admin API on partial-state rooms.
-- :mod:`.metrics`: Prometheus metrics.
-- :mod:`.feature`: feature ``msc3902``, wiring the above together.
+- :mod:`.errcodes`: the MSC3895 error code, recognising it, and asking the next
+  server on it.
+- :mod:`.service`: the one partial-state service of a homeserver: refusals while a
+  room is partial-state, and the hooks into Synapse's resync.
 
-See docs/partial-state.md.
+The proposals themselves live in :mod:`msc_extensions.msc3895` and
+:mod:`msc_extensions.msc3902`. See docs/partial-state.md.
 """
-
-from msc_extensions.partial_state.config import Msc3895Config, Msc3902Config
-
-__all__ = ["Msc3895Config", "Msc3902Config"]

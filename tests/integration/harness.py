@@ -44,6 +44,8 @@ class ModuleTestCase(unittest.FederatingHomeserverTestCase):
 
     module: str = MODULE
     module_settings: JsonDict = {}
+    #: Set by the harness: the remote server whose key signs test requests.
+    OTHER_SERVER_NAME: str
 
     def default_config(self) -> JsonDict:
         config: JsonDict = super().default_config()

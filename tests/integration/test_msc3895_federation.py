@@ -11,9 +11,9 @@ from synapse.api.errors import SynapseError
 from synapse.logging.context import make_deferred_yieldable
 from twisted.internet.defer import Deferred
 
-from msc_extensions.partial_state.config import Msc3895Config
+from msc_extensions.msc3895.config import Msc3895Config
 from msc_extensions.partial_state.errcodes import STABLE_ERRCODE, UNSTABLE_ERRCODE
-from msc_extensions.partial_state.federation import partial_state_answers
+from msc_extensions.partial_state.service import PartialStateService
 from tests.integration.test_msc3902_fixture import PartialStateTestCase
 
 FED = "/_matrix/federation/v1"
@@ -125,7 +125,7 @@ class _Msc3895Tests(PartialStateTestCase):
         config = Msc3895Config(
             errcode_choice="stable" if self.errcode == STABLE_ERRCODE else "unstable"
         )
-        answers = partial_state_answers(self.hs.get_module_api(), config)
+        answers = PartialStateService(self.hs, errcode=config.errcode)
         failure = self.get_failure(
             answers.refuse_if_partial(self.room_id), SynapseError
         )

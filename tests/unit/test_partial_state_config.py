@@ -9,8 +9,9 @@ from twisted.internet import defer
 from twisted.trial import unittest
 
 from msc_extensions import MscExtensions
-from msc_extensions.partial_state.backoff import next_delay_ms
-from msc_extensions.partial_state.config import Msc3895Config, Msc3902Config
+from msc_extensions.msc3895.config import Msc3895Config
+from msc_extensions.msc3902.backoff import next_delay_ms
+from msc_extensions.msc3902.config import Msc3902Config
 from msc_extensions.partial_state.errcodes import (
     STABLE_ERRCODE,
     UNSTABLE_ERRCODE,

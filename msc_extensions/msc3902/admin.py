@@ -16,13 +16,11 @@ from synapse.http.site import SynapseRequest
 from synapse.module_api import ModuleApi
 from synapse.types import JsonDict
 
-from msc_extensions._synapse_private.partial_state import (
-    PartialStateInternals,
-    PartialStateRoom,
-)
+from msc_extensions._synapse_private.partial_state_store import PartialStateRoom
 from msc_extensions.admin_api import ADMIN_PREFIX, require_server_admin
-from msc_extensions.partial_state.abort import LOSABLE, RoomAborter
-from msc_extensions.partial_state.resync import ResyncScheduler
+from msc_extensions.msc3902.abort import LOSABLE, RoomAborter
+from msc_extensions.msc3902.resync import ResyncScheduler
+from msc_extensions.partial_state.service import PartialStateService
 
 ROOMS_PREFIX = f"{ADMIN_PREFIX}/partial_state_rooms"
 
@@ -33,14 +31,15 @@ class _AdminServlet(RestServlet):
     def __init__(
         self,
         api: ModuleApi,
-        internals: PartialStateInternals,
+        partial_state: PartialStateService,
         scheduler: ResyncScheduler,
+        aborter: RoomAborter,
     ) -> None:
         super().__init__()
         self._api = api
-        self._internals = internals
+        self._partial_state = partial_state
         self._scheduler = scheduler
-        self._aborter = RoomAborter(api, internals, scheduler)
+        self._aborter = aborter
 
     async def _partial_state_room(self, room_id: str) -> PartialStateRoom:
         rooms = await self._scheduler.refresh()
@@ -68,7 +67,7 @@ class PartialStateRoomResyncServlet(_AdminServlet):
     ) -> tuple[int, JsonDict]:
         await require_server_admin(self._api, request)
         room = await self._partial_state_room(room_id)
-        if self._internals.resync_running(room_id):
+        if self._partial_state.resync_running(room_id):
             raise SynapseError(
                 HTTPStatus.CONFLICT,
                 f"A resync of {room_id} is running already",

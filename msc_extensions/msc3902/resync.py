@@ -24,18 +24,20 @@ restart. This scheduler, on the main process only (where Synapse runs its resync
 import logging
 from collections.abc import Iterable
 
-import attr
-from synapse.api.errors import CodeMessageException, RequestSendFailed
 from synapse.module_api import ModuleApi
 
-from msc_extensions._synapse_private.partial_state import (
-    PartialStateInternals,
+from msc_extensions._synapse_private.destinations import Destinations
+from msc_extensions._synapse_private.partial_state_store import (
     PartialStateRoom,
+    PartialStateStore,
 )
-from msc_extensions.partial_state.backoff import next_delay_ms
-from msc_extensions.partial_state.config import Msc3902Config
-from msc_extensions.partial_state.errcodes import DestinationsExhausted, first_answer
-from msc_extensions.partial_state.metrics import ResyncMetrics
+from msc_extensions.msc3902.backoff import next_delay_ms
+from msc_extensions.msc3902.config import Msc3902Config
+from msc_extensions.msc3902.failures import describe, unreachable
+from msc_extensions.msc3902.metrics import ResyncMetrics
+from msc_extensions.msc3902.rooms import RoomResyncState
+from msc_extensions.partial_state.errcodes import DestinationsExhausted
+from msc_extensions.partial_state.service import PartialStateService
 
 logger = logging.getLogger(__name__)
 
@@ -49,49 +51,20 @@ def tick_period_ms(config: Msc3902Config) -> int:
     return max(250, min(config.resync_interval_ms // 4, 15_000))
 
 
-@attr.s(slots=True, auto_attribs=True)
-class RoomResyncState:
-    """What the scheduler knows of one partial-state room."""
-
-    room_id: str
-    joined_via: str | None
-    next_attempt_ms: int
-    join_time_ms: int | None = None
-    attempts: int = 0
-    consecutive_failures: int = 0
-    last_error: str | None = None
-    last_attempt_ms: int | None = None
-    last_failure_ms: int | None = None
-    running: bool = False
-    #: The last failure reached no server at all (no HTTP answer).
-    unreachable: bool = False
-    destinations: frozenset[str] = frozenset()
-
-    def as_json(self, running: bool) -> dict[str, object]:
-        return {
-            "room_id": self.room_id,
-            "join_time": self.join_time_ms,
-            "joined_via": self.joined_via,
-            "attempts": self.attempts,
-            "consecutive_failures": self.consecutive_failures,
-            "last_error": self.last_error,
-            "last_attempt_time": self.last_attempt_ms,
-            "last_failure_time": self.last_failure_ms,
-            "next_attempt_time": None if running else self.next_attempt_ms,
-            "resync_running": running,
-        }
-
-
 class ResyncScheduler:
     def __init__(
         self,
         api: ModuleApi,
-        internals: PartialStateInternals,
+        partial_state: PartialStateService,
+        rooms: PartialStateStore,
+        destinations: Destinations,
         config: Msc3902Config,
         metrics: ResyncMetrics,
     ) -> None:
         self._api = api
-        self._internals = internals
+        self._partial_state = partial_state
+        self._store = rooms
+        self._destinations = destinations
         self._config = config
         self._metrics = metrics
         self._rooms: dict[str, RoomResyncState] = {}
@@ -105,8 +78,8 @@ class ResyncScheduler:
 
     def start(self) -> None:
         """Hook into Synapse's resync and start the looping call (main process)."""
-        self._internals.observe_resyncs(self)
-        self._internals.on_remote_server_up(self.on_remote_server_up)
+        self._partial_state.observe_resyncs(self)
+        self._partial_state.on_remote_server_up(self.on_remote_server_up)
         self._api.looping_background_call(
             self.tick,
             tick_period_ms(self._config),
@@ -129,7 +102,7 @@ class ResyncScheduler:
         now = self._now()
         for room in rooms.values():
             state = self._rooms.get(room.room_id)
-            if state is None or self._internals.resync_running(room.room_id):
+            if state is None or self._partial_state.resync_running(room.room_id):
                 continue
             if now >= state.next_attempt_ms:
                 try:
@@ -152,7 +125,7 @@ class ResyncScheduler:
             if s.unreachable
             and not s.running
             and now < s.next_attempt_ms
-            and not self._internals.resync_running(s.room_id)
+            and not self._partial_state.resync_running(s.room_id)
         ]
         destinations = sorted({d for s in waiting for d in s.destinations})
         for destination in destinations:
@@ -160,7 +133,7 @@ class ResyncScheduler:
                 continue
             self._last_probe_ms[destination] = now
             try:
-                await self._internals.probe_destination(destination, PROBE_TIMEOUT_MS)
+                await self._destinations.probe(destination, PROBE_TIMEOUT_MS)
             except Exception as e:
                 logger.debug("Probe of %s failed: %s", destination, e)
                 continue
@@ -173,7 +146,7 @@ class ResyncScheduler:
     async def refresh(self) -> dict[str, PartialStateRoom]:
         """Read the partial-state rooms; forget rooms that are no longer partial."""
         read_at = self._now()
-        rooms = await self._internals.partial_state_rooms()
+        rooms = await self._store.partial_state_rooms()
         for room_id, state in list(self._rooms.items()):
             # A resync that started while the table was read belongs to a room
             # joined just now: keep it.
@@ -187,7 +160,7 @@ class ResyncScheduler:
                 # First seen when Synapse's own resync started, or the join event
                 # was not recorded yet.
                 known.joined_via = room.joined_via
-                known.join_time_ms = await self._internals.join_time_ms(room.room_id)
+                known.join_time_ms = await self._store.join_time_ms(room.room_id)
             if known is None:
                 # A room first seen here: Synapse has just started its own resync,
                 # or gave up on it before this process started. Give it one interval.
@@ -195,7 +168,7 @@ class ResyncScheduler:
                     room.room_id,
                     room.joined_via,
                     next_attempt_ms=now + self._config.resync_interval_ms,
-                    join_time_ms=await self._internals.join_time_ms(room.room_id),
+                    join_time_ms=await self._store.join_time_ms(room.room_id),
                 )
         self._metrics.set_partial_state_rooms(len(rooms))
         return rooms
@@ -203,15 +176,15 @@ class ResyncScheduler:
     async def destinations_for(self, room: PartialStateRoom) -> list[str]:
         """Every server believed in the room, best first: ``joined_via``, then
         servers not in Synapse's retry back-off, then those that are."""
-        believed = await self._internals.servers_believed_in_room(room.room_id)
+        believed = await self._store.servers_believed_in_room(room.room_id)
         candidates = set(believed) | set(room.servers_at_join)
         if room.joined_via:
             candidates.add(room.joined_via)
-        candidates.discard(self._internals.server_name)
+        candidates.discard(self._api.server_name)
         up: list[str] = []
         down: list[str] = []
         for destination in sorted(candidates):
-            until = await self._internals.destination_backed_off_until_ms(destination)
+            until = await self._destinations.backed_off_until_ms(destination)
             (down if until else up).append(destination)
         for group in (up, down):
             if room.joined_via in group:
@@ -223,7 +196,7 @@ class ResyncScheduler:
         """Start Synapse's resync of ``room`` now, unless one is running. Returns
         whether one was started."""
         room_id = room.room_id
-        if room_id in self._starting or self._internals.resync_running(room_id):
+        if room_id in self._starting or self._partial_state.resync_running(room_id):
             return False
         self._starting.add(room_id)
         try:
@@ -249,7 +222,7 @@ class ResyncScheduler:
                 reachable,
                 ", ".join(others) or "no other server",
             )
-            return self._internals.start_resync(room_id, reachable, others)
+            return self._partial_state.start_resync(room_id, reachable, others)
         finally:
             self._starting.discard(room_id)
 
@@ -258,7 +231,7 @@ class ResyncScheduler:
         first that answers a probe (which clears its back-off)."""
         backed_off: list[str] = []
         for destination in destinations:
-            if await self._internals.destination_backed_off_until_ms(destination):
+            if await self._destinations.backed_off_until_ms(destination):
                 backed_off.append(destination)
             else:
                 return destination
@@ -266,10 +239,10 @@ class ResyncScheduler:
             return None
 
         async def probe(destination: str) -> None:
-            await self._internals.probe_destination(destination, PROBE_TIMEOUT_MS)
+            await self._destinations.probe(destination, PROBE_TIMEOUT_MS)
 
         try:
-            destination, _ = await first_answer(backed_off, probe)
+            destination, _ = await self._partial_state.first_answer(backed_off, probe)
         except DestinationsExhausted as e:
             # A server answering with the MSC3895 code is up: it can serve the
             # resync once its own room is full, and must not count as down.
@@ -348,7 +321,7 @@ class ResyncScheduler:
             self._rooms[room_id] = state
         state.running = False
         self._record_failure(
-            state, _describe(error), counted=True, unreachable=_unreachable(error)
+            state, describe(error), counted=True, unreachable=unreachable(error)
         )
 
     def on_remote_server_up(self, server: str) -> None:
@@ -378,45 +351,13 @@ class ResyncScheduler:
         result = []
         for room in sorted(rooms, key=lambda r: r.room_id):
             state = self._state_of(room)
-            running = self._internals.resync_running(room.room_id)
+            running = self._partial_state.resync_running(room.room_id)
             result.append(state.as_json(running))
         return result
 
     def forget(self, room_id: str) -> None:
         """The room is being aborted: drop its record, and ignore the outcome of
         the resync running now, if any."""
-        if self._internals.resync_running(room_id):
+        if self._partial_state.resync_running(room_id):
             self._aborted.add(room_id)
         self._rooms.pop(room_id, None)
-
-
-def _unreachable(error: BaseException) -> bool:
-    """Whether no server answered at all: the failure's causes hold no HTTP
-    answer (Synapse wraps connection failures, time-outs and its own refusal to
-    contact a backed-off server in ``RequestSendFailed`` or
-    ``NotRetryingDestination``)."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    no_answer = False
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, CodeMessageException):
-            return False
-        if isinstance(current, RequestSendFailed) or (
-            type(current).__name__ == "NotRetryingDestination"
-        ):
-            no_answer = True
-        current = current.__cause__ or current.__context__
-    return no_answer
-
-
-def _describe(error: BaseException) -> str:
-    """The error and what caused it: Synapse wraps the remote's answer."""
-    parts: list[str] = []
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen and len(parts) < 4:
-        seen.add(id(current))
-        parts.append(f"{type(current).__name__}: {current}")
-        current = current.__cause__ or current.__context__
-    return parts[0] + "".join(f" (caused by {p})" for p in parts[1:])
