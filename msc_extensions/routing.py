@@ -8,7 +8,6 @@ a resource type never sees that type's servlets: a federation-only listener serv
 client path.
 """
 
-import logging
 from collections.abc import Sequence
 
 from msc_extensions._synapse_private.resources import (
@@ -19,8 +18,6 @@ from msc_extensions._synapse_private.resources import (
     install_resource_hooks,
 )
 from msc_extensions.feature import Feature
-
-logger = logging.getLogger(__name__)
 
 
 class FeatureRouter:

@@ -29,7 +29,6 @@ refuses to load on Synapse versions older than :data:`OLDEST_SUPPORTED_SYNAPSE`.
    ``Authenticator`` and ``FederationRateLimiter``.
 """
 
-import logging
 import re
 import weakref
 from collections.abc import Callable, Iterable
@@ -53,8 +52,6 @@ from synapse.rest.client.versions import VersionsRestServlet
 from synapse.server import HomeServer
 from synapse.types import JsonDict
 from synapse.util.ratelimitutils import FederationRateLimiter
-
-logger = logging.getLogger(__name__)
 
 __all__ = [
     "OLDEST_SUPPORTED_SYNAPSE",
