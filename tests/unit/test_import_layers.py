@@ -6,6 +6,8 @@
 - A feature package imports no other feature package; shared code lives in the core
   or in ``partial_state``.
 - Only the wiring (``module``, ``registry``) knows every feature.
+- Outside ``_synapse_private`` the package imports of Synapse only what Synapse
+  offers modules and servlet authors (:data:`PUBLIC_SYNAPSE`).
 """
 
 import ast
@@ -21,6 +23,19 @@ ROOT = Path(msc_extensions.__file__).resolve().parent
 ADAPTER = "_synapse_private"
 SHARED = {"partial_state"}
 WIRING = {"module", "registry", "__init__"}
+
+#: What Synapse offers modules and servlet authors, and ``synapse`` itself for
+#: ``synapse.__version__``.
+PUBLIC_SYNAPSE = {
+    "synapse",
+    "synapse.api.constants",
+    "synapse.api.errors",
+    "synapse.http.servlet",
+    "synapse.http.site",
+    "synapse.module_api",
+    "synapse.module_api.errors",
+    "synapse.types",
+}
 
 
 def modules() -> Iterator[tuple[str, Path]]:
@@ -107,4 +122,23 @@ class ImportLayersTestCase(unittest.TestCase):
             for name, source, imported, target in self.arrows()
             if source not in features | WIRING and target in features
         ]
+        self.assertEqual(wrong, [])
+
+    def test_only_the_adapter_uses_synapse_internals(self) -> None:
+        wrong = []
+        for name, path in modules():
+            if top_part(name) == ADAPTER:
+                continue
+            for imported in imported_names(name, path):
+                if imported.split(".")[0] != "synapse":
+                    continue
+                # "from synapse.types import JsonDict" yields both the module and
+                # the module's attribute; the module is what counts. Nothing is
+                # taken from the top-level package but itself.
+                parent = imported.rpartition(".")[0]
+                if imported in PUBLIC_SYNAPSE or (
+                    parent in PUBLIC_SYNAPSE and parent != "synapse"
+                ):
+                    continue
+                wrong.append(f"{name} imports {imported}")
         self.assertEqual(wrong, [])
