@@ -1,17 +1,12 @@
 """Writes a throwaway ``homeserver.yaml`` and the files it names.
 
 One place builds the configuration for every real homeserver this project starts:
-the end-to-end fixture (:mod:`tests.e2e.homeserver`) and ``scripts-dev/demo``. The
-demo runs this file as a script, so it imports nothing from the ``tests`` package:
-only the standard library, PyYAML and signedjson, which come with Synapse.
-
-Run as a script it writes the demo's configuration (one plain-HTTP client listener,
-no federation listener)::
-
-    python tests/e2e/config.py DIRECTORY --client-port 8008 --server-name localhost
+the end-to-end fixture (:mod:`tests.e2e.homeserver`) and ``scripts-dev/demo``
+(``scripts-dev/demo_lib/files.py``, which splits it into the files an admin edits
+and the listeners the demo rewrites). It imports nothing else from the ``tests``
+package: only the standard library, PyYAML and signedjson, which come with Synapse.
 """
 
-import argparse
 import secrets
 import socket
 import subprocess
@@ -195,11 +190,11 @@ def homeserver_config(
     return config
 
 
-def write_homeserver_config(directory: Path, config: Mapping[str, Any]) -> Path:
-    """Writes ``config`` and the files it names (log config, signing key, TLS
-    certificate if it has a TLS listener) into ``directory``."""
+def write_support_files(directory: Path, config: Mapping[str, Any]) -> None:
+    """The files ``config`` names, each only when it is missing: the log config, the
+    signing key, the media store and, if it has a TLS listener, a certificate."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "media_store").mkdir(exist_ok=True)
+    Path(config["media_store_path"]).mkdir(exist_ok=True)
     log_config = Path(config["log_config"])
     if not log_config.exists():
         log_config.write_text(yaml.safe_dump(_LOG_CONFIG))
@@ -211,32 +206,12 @@ def write_homeserver_config(directory: Path, config: Mapping[str, Any]) -> Path:
         and not Path(config["tls_certificate_path"]).exists()
     ):
         make_tls_certificate(directory)
+
+
+def write_homeserver_config(directory: Path, config: Mapping[str, Any]) -> Path:
+    """Writes ``config`` and the files it names (see :func:`write_support_files`)
+    into ``directory``."""
+    write_support_files(directory, config)
     config_path = directory / "homeserver.yaml"
     config_path.write_text(yaml.safe_dump(dict(config), sort_keys=False))
     return config_path
-
-
-def _main() -> None:
-    parser = argparse.ArgumentParser(
-        description="Write a homeserver.yaml with msc_extensions enabled and one "
-        "plain-HTTP client listener; prints its path. Rewrites the file each time "
-        "and keeps an existing signing key, database and media store."
-    )
-    parser.add_argument("directory", type=Path)
-    parser.add_argument("--client-port", type=int, default=8008)
-    parser.add_argument("--server-name", default="localhost")
-    args = parser.parse_args()
-    directory: Path = args.directory.resolve()
-    config = homeserver_config(
-        directory,
-        server_name=args.server_name,
-        client_port=args.client_port,
-        federation_port=None,
-        registration_shared_secret=secrets.token_hex(16),
-        modules=[module_entry()],
-    )
-    print(write_homeserver_config(directory, config))
-
-
-if __name__ == "__main__":
-    _main()

@@ -34,9 +34,21 @@ async def pause() -> None:
 class ServerProcess:
     """``command`` run from ``cwd`` with its output in ``log_path``, and the
     repository root on ``PYTHONPATH`` (so Synapse can import ``msc_extensions`` and
-    ``tests``)."""
+    ``tests``).
 
-    def __init__(self, command: Sequence[str], cwd: Path, log_path: Path) -> None:
+    With ``own_session``, the process runs in a session (and process group) of its
+    own, so the SIGINT a terminal sends its foreground group on Ctrl-C does not reach
+    it: the caller stops it, with SIGTERM only.
+    """
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        cwd: Path,
+        log_path: Path,
+        *,
+        own_session: bool = False,
+    ) -> None:
         self.log_path = log_path
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
@@ -50,19 +62,26 @@ class ServerProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=own_session,
             )
         self.pid = self._popen.pid
         _running.add(self)
 
     @classmethod
     def synapse(
-        cls, app: str, config_paths: Sequence[Path], cwd: Path, log_path: Path
+        cls,
+        app: str,
+        config_paths: Sequence[Path],
+        cwd: Path,
+        log_path: Path,
+        *,
+        own_session: bool = False,
     ) -> "ServerProcess":
         """``python -m <app> -c <config>...`` with this interpreter."""
         command = [sys.executable, "-m", app]
         for path in config_paths:
             command += ["-c", str(path)]
-        return cls(command, cwd, log_path)
+        return cls(command, cwd, log_path, own_session=own_session)
 
     def exit_code(self) -> int | None:
         """The exit code, or None while the process runs."""
