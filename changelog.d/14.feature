@@ -1,0 +1,1 @@
+`scripts-dev/demo` keeps the configuration you edit, names a busy port before writing anything, prints why a start failed, stops cleanly on Ctrl-C and serves metrics; `scripts-dev/demo --federation` runs two homeservers over TLS with a partial-state room, the MSC3895 answers, the MSC3902 admin API and a switch that cuts A off from B, and a test runs every command the demo prints.
