@@ -28,8 +28,14 @@ ensure_venv() {
     wanted=$(cat "$REPO_ROOT/setup.cfg" "$REPO_ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
         echo "Installing msc_extensions, Synapse and the test tools into $VENV" >&2
-        _pip install --quiet --upgrade pip || return 1
-        _pip install --quiet -e "$REPO_ROOT[test,lint]" tox || return 1
+        # uv installs the same packages in a fraction of pip's time (a fresh clone's
+        # first demo is ready in seconds rather than a minute); pip is the fallback.
+        if _pip install --quiet uv; then
+            "$VENV/bin/python" -m uv pip install --quiet --python "$VENV/bin/python" \
+                -e "$REPO_ROOT[test,lint]" tox tox-uv || return 1
+        else
+            _pip install --quiet -e "$REPO_ROOT[test,lint]" tox || return 1
+        fi
         "$VENV/bin/python" -c "import synapse, msc_extensions" || return 1
         echo "$wanted" > "$stamp"
     fi
