@@ -54,6 +54,7 @@ class Msc4046TestCase(ModuleTestCase):
         return config
 
     def prepare(self, reactor: MemoryReactor, clock: Clock, hs: HomeServer) -> None:
+        super().prepare(reactor, clock, hs)
         # Any: Synapse's @cached store methods need Synapse's own mypy plugin.
         self.store: Any = hs.get_datastores().main
         self.owner_id, self.owner_token = self.register_member("owner")
