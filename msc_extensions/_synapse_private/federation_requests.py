@@ -9,7 +9,9 @@ What this file relies on, and why:
    each destination. A Matrix error answer raises ``HttpResponseException``;
    a destination in back-off raises ``NotRetryingDestination``; others raise
    connection errors.
-2. ``run_in_background`` and ``make_deferred_yieldable`` from
+2. ``synapse.util.stringutils.parse_and_validate_server_name``: what Synapse
+   accepts as a server name.
+3. ``run_in_background`` and ``make_deferred_yieldable`` from
    ``synapse.logging.context``: requests run concurrently with correct log
    contexts.
 """
@@ -20,6 +22,7 @@ from typing import Any, TypeVar
 from synapse.logging.context import make_deferred_yieldable, run_in_background
 from synapse.server import HomeServer
 from synapse.types import JsonDict
+from synapse.util.stringutils import parse_and_validate_server_name
 from twisted.internet import defer
 from twisted.python.failure import Failure
 
@@ -34,6 +37,14 @@ class FederationRequests:
     def __init__(self, hs: HomeServer) -> None:
         self._client = hs.get_federation_http_client()
         self._hs = hs
+
+    @staticmethod
+    def is_valid_server_name(server_name: str) -> bool:
+        try:
+            parse_and_validate_server_name(server_name)
+        except ValueError:
+            return False
+        return True
 
     def is_own(self, server_name: str) -> bool:
         return self._hs.is_mine_server_name(server_name)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from urllib.parse import quote
 
 import attr
-from synapse.api.errors import HttpResponseException, SynapseError
+from synapse.api.errors import Codes, HttpResponseException, SynapseError
 from synapse.types import JsonDict
 
 from msc_extensions._synapse_private.federation_requests import (
@@ -76,7 +76,16 @@ class ResidentServers:
         self._versions = list(supported_room_versions)
 
     def candidates(self, servers: Sequence[str]) -> list[str]:
-        """The servers to ask, in order, without this one and repeats."""
+        """The servers to ask, in order, without this one and repeats.
+
+        Raises:
+            SynapseError: 400 for a name that is not a server name.
+        """
+        for server in servers:
+            if not self._requests.is_valid_server_name(server):
+                raise SynapseError(
+                    400, f"Not a server name: {server!r}", Codes.INVALID_PARAM
+                )
         return [s for s in dict.fromkeys(servers) if not self._requests.is_own(s)]
 
     async def make_pdu(
