@@ -153,8 +153,17 @@ class Msc4046Handler:
         logger.info("send_pdu of %s in %s went through %s", user_id, room_id, server)
         if _is_own_leave(event):
             # The resident never sends it back: store it as Synapse stores its own
-            # remote rejections, so that the invite goes away here.
-            await self._acceptance.persist_out_of_band(event)
+            # remote rejections, so that the invite goes away here. The room has
+            # the leave already, whatever happens to this copy.
+            try:
+                await self._acceptance.persist_out_of_band(event)
+            except Exception:
+                logger.exception(
+                    "Could not store the leave %s of %s in %s out of band",
+                    event.event_id,
+                    user_id,
+                    room_id,
+                )
         return {}
 
     # The federation endpoints.
