@@ -15,12 +15,13 @@ from msc_extensions.msc3895.config import Msc3895Config
 from msc_extensions.msc3895.feature import Msc3895Feature
 from msc_extensions.msc3902.config import Msc3902Config
 from msc_extensions.msc3902.feature import Msc3902Feature
+from msc_extensions.msc4046.feature import Msc4046Feature
 
 FEATURES: tuple[FeatureSpec[Any], ...] = (
     FeatureSpec("msc3192", Msc3192Config.from_section, Msc3192Feature),
+    FeatureSpec("msc4046", FeatureToggleConfig.from_section, Msc4046Feature),
     # Sections accepted ahead of their implementation, so that configurations
     # written now keep working; nothing is built for them yet.
-    FeatureSpec("msc4046", FeatureToggleConfig.from_section, None),
     FeatureSpec("msc2314", FeatureToggleConfig.from_section, None),
     FeatureSpec("msc3895", Msc3895Config.from_section, Msc3895Feature),
     FeatureSpec("msc3902", Msc3902Config.from_section, Msc3902Feature),

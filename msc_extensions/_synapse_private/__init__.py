@@ -30,6 +30,12 @@ this package import nothing from the rest of ``msc_extensions``.
 - :mod:`.error_responses`: rewriting the error code of a resource's answers
   (MSC3895).
 - :mod:`.room_removal`: local users leaving a room, and purging it (MSC3902).
+- PDUs built by clients (MSC4046): :mod:`.pdu_building` (templates, room versions,
+  the auth events and depth this server would choose), :mod:`.pdu_acceptance`
+  (hashes, signatures, context, soft-fail, third-party rules, persisting as a
+  local event, on another server's behalf, or out of band),
+  :mod:`.federation_requests` (signed requests to other servers, several at once)
+  and :mod:`.message_ratelimits` (``rc_message``, as ``/send`` takes it).
 
 Outside this package the module uses only what Synapse offers modules and servlet
 authors: ``synapse.module_api``, ``synapse.api.errors``, ``synapse.api.constants``,

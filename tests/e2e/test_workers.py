@@ -1,8 +1,11 @@
-"""The module's routes on a worker's client listener, not only the main process's.
+"""The module's routes on a worker's client listener, not only the main process's,
+and on a worker's federation listener.
 
 Skipped, saying what is missing, without PostgreSQL server binaries, psycopg2,
 redis-server or txredisapi: Synapse's workers need PostgreSQL and Redis.
 """
+
+from urllib.parse import quote
 
 from tests.e2e import probe_module
 from tests.e2e.homeserver import E2ETestCase, start_homeserver
@@ -11,6 +14,7 @@ from tests.e2e.redis_server import redis_server
 from tests.e2e.workers import WORKER_APP, main_process_options, start_worker
 
 STATUS_PATH = "/_synapse/admin/v1/msc_extensions/status"
+MSC4046 = "/_matrix/client/unstable/org.matrix.msc4046"
 
 
 class WorkerTests(E2ETestCase):
@@ -44,3 +48,41 @@ class WorkerTests(E2ETestCase):
         )
         self.assertEqual(status, 200, body)
         self.assertEqual(body["worker_app"], WORKER_APP)
+
+        # MSC4046's client endpoints create events on the worker; the main process
+        # persists them.
+        status, body = await self.client.post_json(
+            main.client_url + "/_matrix/client/v3/createRoom",
+            {"preset": "private_chat"},
+            access_token=admin.access_token,
+        )
+        self.assertEqual(status, 200, body)
+        room = quote(body["room_id"])
+        status, template = await self.client.get_json(
+            worker.client_url + f"{MSC4046}/room/{room}/make_pdu/m.room.message",
+            access_token=admin.access_token,
+        )
+        self.assertEqual(status, 200, template)
+        pdu = {**template["pdu"], "content": {"msgtype": "m.text", "body": "w"}}
+        status, body = await self.client.put_json(
+            worker.client_url + f"{MSC4046}/room/{room}/send_pdu/t1",
+            pdu,
+            access_token=admin.access_token,
+        )
+        self.assertEqual((status, body), (200, {}))
+        status, messages = await self.client.get_json(
+            main.client_url + f"/_matrix/client/v3/rooms/{room}/messages?dir=b",
+            access_token=admin.access_token,
+        )
+        self.assertEqual(messages["chunk"][0]["content"].get("body"), "w")
+
+        # Its federation endpoints answer on a worker's federation listener (an
+        # unsigned request: 401 from the module's servlet, not 404).
+        federation_worker = await start_worker(
+            self, main, name="federation1", resources=("federation",)
+        )
+        status, body = await self.client.get_json(
+            federation_worker.client_url
+            + f"/_matrix/federation/unstable/org.matrix.msc4046/make_pdu/{room}"
+        )
+        self.assertEqual((status, body["errcode"]), (401, "M_UNAUTHORIZED"), body)

@@ -16,6 +16,20 @@ from tests.server import FakeChannel
 
 BATCH = "/_matrix/client/unstable/org.matrix.msc3192/rooms/{room}/batch_state/{txn}"
 ROOMS = "/_synapse/admin/v1/msc_extensions/partial_state_rooms"
+MAKE_PDU = "/_matrix/client/unstable/org.matrix.msc4046/room/{room}/make_pdu/{type}"
+SEND_PDU = "/_matrix/client/unstable/org.matrix.msc4046/room/{room}/send_pdu/{txn}"
+FED_PDU = "/_matrix/federation/unstable/org.matrix.msc4046"
+BAD_PDU_QUERIES = [
+    "membership=dance",
+    "membership=join",
+    "state_key=a&no_state_key=true",
+    "no_state_key=maybe",
+    "state_key=" + "k" * 300,
+    "server_name=",
+    "server_name=%00",
+    "server_name=not%20a%20server",
+    "%ff=%ff",
+]
 
 BAD_BODIES: list[bytes] = [
     b"",
@@ -71,6 +85,30 @@ class BadInputTestCase(ModuleTestCase):
                 channel = self.send("DELETE", f"{ROOMS}/{quote(room)}", body)
                 self.assert_matrix_error(channel, f"delete {room} {body[:20]!r}")
 
+    def test_send_pdu_bad_bodies(self) -> None:
+        for index, body in enumerate([*BAD_BODIES, b'{"x": "' + b"y" * 70000 + b'"}']):
+            path = SEND_PDU.format(room=quote(self.room_id), txn=f"bad{index}")
+            self.assert_matrix_error(self.send("PUT", path, body), repr(body[:40]))
+
+    def test_make_and_send_pdu_bad_room_ids_and_queries(self) -> None:
+        pdu = b'{"type": "m.room.message", "content": {}}'
+        for index, room in enumerate(BAD_ROOM_IDS):
+            make = MAKE_PDU.format(room=quote(room), type="m.room.message")
+            self.assert_matrix_error(self.send("GET", make, b""), room)
+            send = SEND_PDU.format(room=quote(room), txn=f"room{index}")
+            self.assert_matrix_error(self.send("PUT", send, pdu), room)
+        for query in BAD_PDU_QUERIES:
+            make = MAKE_PDU.format(room=quote(self.room_id), type="m.room.member")
+            self.assert_matrix_error(self.send("GET", f"{make}?{query}", b""), query)
+        for query in BAD_PDU_QUERIES:
+            make = MAKE_PDU.format(room=quote("!unknown:test"), type="m.room.topic")
+            self.assert_matrix_error(self.send("GET", f"{make}?{query}", b""), query)
+            send = SEND_PDU.format(room=quote("!unknown:test"), txn=quote(query))
+            self.assert_matrix_error(self.send("PUT", f"{send}?{query}", pdu), query)
+        for event_type in ("", "x" * 300):
+            make = MAKE_PDU.format(room=quote(self.room_id), type=event_type)
+            self.assert_matrix_error(self.send("GET", make, b""), event_type)
+
     def test_admin_list_with_a_bad_query(self) -> None:
         channel = self.send("GET", f"{ROOMS}?from=-1&limit=abc", b"")
         self.assertIn(channel.code, (HTTPStatus.OK, HTTPStatus.BAD_REQUEST))
@@ -90,6 +128,12 @@ class FederationBadInputTestCase(ModuleTestCase):
             "/_matrix/federation/v1/hierarchy/not-a-room",
             "/_matrix/federation/v1/hierarchy/!unknown:test?suggested_only=maybe",
         ]
+        paths += [
+            f"{FED_PDU}/make_pdu/not-a-room",
+            f"{FED_PDU}/make_pdu/!unknown:test?event_type=m.room.member",
+            f"{FED_PDU}/make_pdu/!unknown:test?event_type=x&user_id=not-a-user",
+            f"{FED_PDU}/make_pdu/!unknown:test?event_type=x&user_id=@u:test&ver=",
+        ]
         for path in paths:
             channel = self.make_signed_federation_request("GET", path)
             # Stock Synapse answers an unknown /event with 404 and an empty body,
@@ -97,3 +141,24 @@ class FederationBadInputTestCase(ModuleTestCase):
             # status is what must never be a 5xx.
             self.assertGreaterEqual(channel.code, 400, path)
             self.assertLess(channel.code, 500, f"{path}: {channel.result}")
+
+    def test_federation_send_pdu_bad_bodies(self) -> None:
+        bodies: list[object] = [
+            {},
+            {"sender": 1},
+            {"sender": "@u:other.example.com"},
+            {"sender": "@u:other.example.com", "room_id": "!unknown:test"},
+            {"sender": "not-a-user", "room_id": "!unknown:test"},
+            {
+                "sender": "@u:other.example.com",
+                "room_id": "!unknown:test",
+                "depth": "x",
+            },
+        ]
+        for body in bodies:
+            channel = self.make_signed_federation_request(
+                "PUT", f"{FED_PDU}/send_pdu/!unknown:test", body
+            )
+            self.assertGreaterEqual(channel.code, 400, body)
+            self.assertLess(channel.code, 500, f"{body}: {channel.result}")
+            self.assertIn("errcode", channel.json_body, body)

@@ -1,0 +1,1 @@
+MSC4046 make & send PDU: clients ask for a PDU template with `GET .../make_pdu/{eventType}` and send the filled-in PDU with `PUT .../send_pdu/{txnId}`, checked as strictly as received PDUs, on their own server or through a server in the room (federation endpoints under `org.matrix.msc4046`).
