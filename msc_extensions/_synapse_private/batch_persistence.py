@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from synapse.api.constants import EventTypes
 from synapse.events.snapshot import EventPersistencePair, UnpersistedEventContext
 from synapse.server import HomeServer
-from synapse.synapse_rust.types import Requester
 from synapse.types import StateMap
 
+from msc_extensions._synapse_private.compat import Requester
 from msc_extensions._synapse_private.event_creation import CreatedEvent
 
 #: The most non-membership state entries per group put in Synapse's state-group

@@ -33,8 +33,9 @@ from synapse.events import EventBase
 from synapse.events.snapshot import UnpersistedEventContextBase
 from synapse.server import HomeServer
 from synapse.storage.databases.state.store import MAX_STATE_DELTA_HOPS
-from synapse.synapse_rust.types import Requester
 from synapse.types import JsonDict, StateMap
+
+from msc_extensions._synapse_private.compat import Requester
 
 
 @attr.s(frozen=True, slots=True, auto_attribs=True)

@@ -7,11 +7,15 @@ What this file relies on, and why:
    ``FederationServer.on_event_auth(origin, room_id, event_id)``: what Synapse's own
    ``/event`` and ``/event_auth`` servlets answer.
 2. ``RoomSummaryHandler.get_federation_hierarchy(origin, room_id, suggested_only)``:
-   what Synapse's own ``/hierarchy`` servlet answers.
+   what Synapse's own ``/hierarchy`` servlet answers. For a room that is not a
+   space it needs no more than the non-member state, so it answers for a
+   partial-state room at once (before 1.156.0 it waited for full state, which
+   :func:`.compat.federation_hierarchy_without_full_state` changes).
 3. ``FederationServer.check_server_matches_acl(host, room_id)`` and
    ``parse_server_name``: the room's server ACLs, as Synapse applies them.
-4. ``FederationHandler.on_event_auth(event_id, room_id)``: an event's auth chain,
-   read from the store only (no state is needed), and ``EventBase.get_pdu_json``.
+4. ``FederationHandler.on_event_auth``: an event's auth chain, read from the store
+   only (no state is needed; its signature changed in 1.158.0, which
+   :func:`.compat.event_auth_chain` bridges), and ``EventBase.get_pdu_json``.
 5. ``timeout_deferred`` and ``stop_cancellation`` from
    ``synapse.util.async_helpers``, with the logcontext helpers: a time limit on
    Synapse's hierarchy answer. Synapse's hierarchy servlet is not ``@cancellable``,
@@ -30,6 +34,11 @@ from synapse.util.async_helpers import stop_cancellation, timeout_deferred
 from synapse.util.stringutils import parse_server_name
 from twisted.internet import defer
 
+from msc_extensions._synapse_private.compat import (
+    event_auth_chain,
+    federation_hierarchy_without_full_state,
+)
+
 __all__ = ["FederationAnswers"]
 
 
@@ -40,6 +49,7 @@ class FederationAnswers:
     def __init__(self, hs: HomeServer) -> None:
         self._hs = hs
         self._clock = hs.get_clock()
+        federation_hierarchy_without_full_state(hs)
 
     # (1)
     async def builtin_event(self, origin: str, event_id: str) -> tuple[int, Any]:
@@ -98,8 +108,6 @@ class FederationAnswers:
         }
 
     async def auth_chain_json(self, room_id: str, event_id: str) -> list[JsonDict]:
-        events = await self._hs.get_federation_handler().on_event_auth(
-            event_id, room_id
-        )
+        events = await event_auth_chain(self._hs, room_id, event_id)
         now = self._clock.time_msec()
         return [e.get_pdu_json(now) for e in events]

@@ -10,8 +10,8 @@ What this file relies on, and why:
 """
 
 from synapse.server import HomeServer
-from synapse.synapse_rust.types import Requester
 
+from msc_extensions._synapse_private.compat import Requester
 from msc_extensions._synapse_private.ratelimiting import UserRatelimiter
 
 

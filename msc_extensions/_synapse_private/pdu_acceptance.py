@@ -58,9 +58,10 @@ from synapse.events.snapshot import EventContext
 from synapse.events.validator import EventValidator
 from synapse.federation.federation_base import _check_sigs_on_pdu, event_from_pdu_json
 from synapse.server import HomeServer
-from synapse.synapse_rust.types import Requester
 from synapse.types import JsonDict
 from unpaddedbase64 import encode_base64
+
+from msc_extensions._synapse_private.compat import Requester, signatures_of
 
 __all__ = ["EventContext", "PduAcceptance", "ShadowBanError"]
 
@@ -123,7 +124,7 @@ class PduAcceptance:
             SynapseError: 400 naming the server whose signature does not verify.
         """
         own_key_id = f"{self._signing_key.alg}:{self._signing_key.version}"
-        for server, by_key in event.signatures.as_dict().items():
+        for server, by_key in signatures_of(event).items():
             if server == self._hostname and set(by_key) != {own_key_id}:
                 raise SynapseError(
                     400,

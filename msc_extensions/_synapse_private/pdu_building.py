@@ -4,8 +4,9 @@ What this file relies on, and why:
 
 1. ``DataStore.get_room_version_id(room_id)`` and ``KNOWN_ROOM_VERSIONS``: a room's
    version, known here for rooms this server is in and for rooms it holds an invite
-   or knock for. ``RoomVersion.msc4242_state_dags`` marks the experimental state-DAG
-   versions, whose events carry ``prev_state_events``; they are not served.
+   or knock for. The experimental state-DAG versions (MSC4242,
+   :func:`.compat.uses_state_dags`), whose events carry ``prev_state_events``, are
+   not served.
 2. ``DataStore.is_host_joined(room_id, host)``: whether a server has a joined member
    in a room, as the room's current state here says.
 3. ``EventBuilderFactory.for_room_version(room_version, fields)`` and
@@ -34,6 +35,8 @@ from synapse.events import EventBase
 from synapse.server import HomeServer
 from synapse.types import JsonDict
 
+from msc_extensions._synapse_private.compat import uses_state_dags
+
 __all__ = ["EventBase", "PduBuilding", "RoomVersion"]
 
 
@@ -60,7 +63,7 @@ class PduBuilding:
         """The room version, None when this server does not support it (or it is an
         experimental state-DAG version, whose events need fields no client builds)."""
         version = KNOWN_ROOM_VERSIONS.get(version_id)
-        if version is None or version.msc4242_state_dags:
+        if version is None or uses_state_dags(version):
             return None
         return version
 
@@ -70,7 +73,7 @@ class PduBuilding:
         return [
             identifier
             for identifier, version in KNOWN_ROOM_VERSIONS.items()
-            if not version.msc4242_state_dags
+            if not uses_state_dags(version)
         ]
 
     # (2)

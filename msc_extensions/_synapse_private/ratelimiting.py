@@ -14,7 +14,8 @@ What this file relies on:
 from synapse.api.ratelimiting import Ratelimiter
 from synapse.config.ratelimiting import RatelimitSettings
 from synapse.server import HomeServer
-from synapse.synapse_rust.types import Requester
+
+from msc_extensions._synapse_private.compat import Requester
 
 
 class UserRatelimiter:

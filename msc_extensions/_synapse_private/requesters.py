@@ -2,8 +2,8 @@
 
 What this file relies on:
 
-1. ``synapse.synapse_rust.types.Requester``: ``synapse.types`` re-exports it, but
-   not explicitly enough for mypy; the rest of the module takes it from here.
+1. Synapse's ``Requester`` (its module moved in 1.155.0; :mod:`.compat` finds it):
+   the rest of the module takes it from here.
 2. ``Auth.is_server_admin(requester)`` (``hs.get_auth()``): the admin check
    Synapse's own servlets make, which also knows delegated (MSC3861) auth, where
    ``ModuleApi.is_user_admin`` reads only the local ``users`` table.
@@ -12,8 +12,9 @@ What this file relies on:
 """
 
 from synapse.server import HomeServer
-from synapse.synapse_rust.types import Requester
 from synapse.util.events import generate_fake_event_id
+
+from msc_extensions._synapse_private.compat import Requester
 
 __all__ = ["Requester", "ServerAdmins", "fake_event_id"]
 

@@ -3,7 +3,7 @@
 What this file relies on:
 
 1. ``DataStore.get_room_version_id`` (raises ``NotFoundError`` for a room the
-   server does not know), ``get_room_version`` (``RoomVersion.msc4242_state_dags``)
+   server does not know), ``get_room_version`` (state DAGs: :func:`.compat.uses_state_dags`)
    and ``is_partial_state_room``: cached store reads. Their ``@cached``
    descriptors need Synapse's own mypy plugin, so they are typed here as called.
 2. ``DataStore.get_event(event_id, allow_none=True)``.
@@ -14,6 +14,8 @@ from typing import Protocol, cast
 from synapse.api.errors import NotFoundError
 from synapse.events import EventBase
 from synapse.server import HomeServer
+
+from msc_extensions._synapse_private.compat import uses_state_dags
 
 
 class _CachedRoomReads(Protocol):
@@ -48,7 +50,7 @@ class RoomReads:
         """Whether the room's version keeps its state in a DAG of its own
         (MSC4242), where events are not built against a plain state map."""
         room_version = await self._store.get_room_version(room_id)
-        return bool(room_version.msc4242_state_dags)
+        return uses_state_dags(room_version)
 
     async def get_event(self, event_id: str) -> EventBase | None:
         """The event, or None when the server does not have it."""

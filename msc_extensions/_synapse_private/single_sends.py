@@ -19,8 +19,9 @@ instead of sending.
 
 from synapse.api.constants import Membership
 from synapse.server import HomeServer
-from synapse.synapse_rust.types import Requester
 from synapse.types import JsonDict, UserID
+
+from msc_extensions._synapse_private.compat import Requester
 
 
 class SingleSends:

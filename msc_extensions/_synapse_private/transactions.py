@@ -17,9 +17,10 @@ from typing import Any, cast
 from synapse.http.site import SynapseRequest
 from synapse.rest.client.transactions import HttpTransactionCache
 from synapse.server import HomeServer
-from synapse.synapse_rust.types import Requester
 from twisted.internet.defer import Deferred
 from twisted.web.iweb import IRequest
+
+from msc_extensions._synapse_private.compat import Requester
 
 Response = tuple[int, Any]
 

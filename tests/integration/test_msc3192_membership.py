@@ -176,14 +176,15 @@ class MembershipTestCase(BatchStateTestCase):
         remote = "@zoe:remote.example.com"
         local, _ = self.register_member("ivan")
 
+        # Synapse passes the event's context from 1.162.0, not before.
         async def send_invite(
-            target_host: str, event: EventBase, context: Any
+            target_host: str, event: EventBase, context: Any = None
         ) -> EventBase:
             self.assertEqual(target_host, "remote.example.com")
             return event
 
         async def refuse_invite(
-            target_host: str, event: EventBase, context: Any
+            target_host: str, event: EventBase, context: Any = None
         ) -> EventBase:
             raise SynapseError(403, "remote says no", Codes.FORBIDDEN)
 

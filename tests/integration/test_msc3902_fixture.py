@@ -13,6 +13,7 @@ a creator, ``REMOTE_MEMBERS`` more members, public join rules unless told otherw
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
+import attr
 import signedjson.key
 from synapse.api.errors import HttpResponseException, RequestSendFailed
 from synapse.api.room_versions import RoomVersion, RoomVersions
@@ -253,15 +254,16 @@ class PartialStateTestCase(ModuleTestCase):
         partial_state = [*non_members, self.creator_join]
         if self.invite is not None:
             partial_state.append(self.invite)
-        return SendJoinResult(
-            self.alice_join,
-            self.OTHER_SERVER_NAME,
-            state=partial_state,
-            auth_chain=partial_state,
-            partial_state=True,
-            servers_in_room={self.OTHER_SERVER_NAME},
-            state_dag=None,
-        )
+        fields: dict[str, Any] = {
+            "state": partial_state,
+            "auth_chain": partial_state,
+            "partial_state": True,
+            "servers_in_room": {self.OTHER_SERVER_NAME},
+        }
+        # MSC4242's state DAG joined the result in Synapse 1.161.0.
+        if "state_dag" in attr.fields_dict(SendJoinResult):
+            fields["state_dag"] = None
+        return SendJoinResult(self.alice_join, self.OTHER_SERVER_NAME, **fields)
 
     async def _get_room_state_ids(
         self, destination: str, room_id: str, event_id: str

@@ -1,0 +1,132 @@
+"""The private APIs whose shape changed inside the supported range of Synapse
+releases, each bridged here, once.
+
+The module supports Synapse from :data:`.resources.OLDEST_SUPPORTED_SYNAPSE` to the
+newest release it was tested with. The rest of ``_synapse_private`` takes each of
+these names from here, so that no other file knows that Synapse releases differ and
+nothing outside this package ever asks which release is running. Each shim detects
+the shape it finds (an import that fails, a parameter or attribute that is missing)
+rather than comparing version numbers, and names the release where the shape
+changed. docs/development.md lists them too.
+
+What this file relies on:
+
+1. ``synapse.synapse_rust.types.Requester`` (from 1.155.0); before that the same
+   class is ``synapse.types.Requester``.
+2. ``RoomVersion.msc4242_state_dags`` (from 1.152.0, the experimental state-DAG room
+   versions of MSC4242); before that no room version has state DAGs.
+3. ``FederationHandler.on_event_auth(event_id, room_id)`` (from 1.158.0, which also
+   refuses an event of another room); before that it takes ``event_id`` alone, and
+   the room is checked here with ``DataStore.get_event(event_id,
+   check_room_id=room_id)``, which raises ``NotFoundError`` as the newer form does.
+4. ``RoomSummaryHandler._build_room_entry(room_id)`` (from 1.156.0) reads only the
+   join rules of the current state, which a partial-state room has in full. Before
+   that it takes ``for_federation`` and, for federation, reads the whole current
+   state, which waits until a partial-state room has full state: the federation
+   ``/hierarchy`` of such a room waited for the resync. On those releases
+   :func:`federation_hierarchy_without_full_state` wraps the method of one
+   HomeServer's handler so that it reads the join rules alone, through
+   ``StorageControllers.state.get_current_state_ids(room_id, state_filter)`` and
+   ``EventAuthHandler.has_restricted_join_rules`` /
+   ``get_rooms_that_allow_join`` (which returns a list before 1.156.0), as
+   1.156.0 does.
+5. ``EventBase.signatures``: from 1.153.0 Synapse's Rust ``Signatures``, copied out
+   with ``as_dict()``; before that a plain ``dict``.
+"""
+
+import inspect
+from typing import TYPE_CHECKING, Any
+
+from synapse.api.constants import EventTypes
+from synapse.api.room_versions import RoomVersion
+from synapse.events import EventBase
+from synapse.server import HomeServer
+from synapse.types import JsonDict
+from synapse.types.state import StateFilter
+
+if TYPE_CHECKING:
+    from synapse.synapse_rust.types import Requester
+else:
+    try:
+        from synapse.synapse_rust.types import Requester
+    except ImportError:  # Synapse before 1.155.0
+        from synapse.types import Requester
+
+__all__ = [
+    "Requester",
+    "event_auth_chain",
+    "federation_hierarchy_without_full_state",
+    "signatures_of",
+    "uses_state_dags",
+]
+
+
+# (2)
+def uses_state_dags(room_version: RoomVersion) -> bool:
+    """Whether events of this room version carry a state DAG of their own
+    (MSC4242). Synapse before 1.152.0 has no such room version."""
+    return bool(getattr(room_version, "msc4242_state_dags", False))
+
+
+# (3)
+async def event_auth_chain(
+    hs: HomeServer, room_id: str, event_id: str
+) -> list[EventBase]:
+    """The auth chain of an event of ``room_id``, the event's auth events included.
+
+    Raises:
+        NotFoundError: the event is unknown here, or in another room.
+    """
+    handler = hs.get_federation_handler()
+    on_event_auth: Any = handler.on_event_auth
+    if "room_id" in inspect.signature(on_event_auth).parameters:
+        return list(await on_event_auth(event_id, room_id))
+    # Synapse before 1.158.0: on_event_auth(event_id) does not check the room.
+    await hs.get_datastores().main.get_event(event_id, check_room_id=room_id)
+    return list(await on_event_auth(event_id))
+
+
+# (4)
+def federation_hierarchy_without_full_state(hs: HomeServer) -> None:
+    """Make the federation ``/hierarchy`` of ``hs`` answer for a partial-state room
+    without waiting for full state, as Synapse does from 1.156.0. Does nothing on
+    those releases, and nothing the second time."""
+    handler: Any = hs.get_room_summary_handler()
+    build_room_entry = handler._build_room_entry
+    if "for_federation" not in inspect.signature(build_room_entry).parameters:
+        return
+    if getattr(build_room_entry, "_msc_extensions_wrapped", False):
+        return
+    # Synapse before 1.156.0.
+    state = hs.get_storage_controllers().state
+    store: Any = hs.get_datastores().main
+    event_auth: Any = hs.get_event_auth_handler()
+
+    async def build_room_entry_from_join_rules(
+        room_id: str, for_federation: bool
+    ) -> JsonDict:
+        entry: JsonDict = await build_room_entry(room_id, for_federation=False)
+        if not for_federation:
+            return entry
+        # What federation needs besides: the rooms a restricted room admits from.
+        join_rules = await state.get_current_state_ids(
+            room_id, state_filter=StateFilter.from_types([(EventTypes.JoinRules, "")])
+        )
+        room_version = await store.get_room_version(room_id)
+        if await event_auth.has_restricted_join_rules(join_rules, room_version):
+            allowed_rooms = await event_auth.get_rooms_that_allow_join(join_rules)
+            if allowed_rooms:
+                entry["allowed_room_ids"] = allowed_rooms
+        return entry
+
+    build_room_entry_from_join_rules._msc_extensions_wrapped = True  # type: ignore[attr-defined]
+    handler._build_room_entry = build_room_entry_from_join_rules
+
+
+# (5)
+def signatures_of(event: EventBase) -> dict[str, dict[str, str]]:
+    """A copy of the event's signatures: server name to key ID to signature."""
+    signatures: Any = event.signatures
+    if isinstance(signatures, dict):  # Synapse before 1.153.0
+        return {server: dict(by_key) for server, by_key in signatures.items()}
+    return dict(signatures.as_dict())
