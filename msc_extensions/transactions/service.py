@@ -25,6 +25,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from synapse.api.errors import Codes, SynapseError
 from synapse.http.site import SynapseRequest
 from synapse.module_api import ModuleApi
 from synapse.types import JsonDict
@@ -92,6 +93,13 @@ class PersistedTransactions:
             run: serves the request; what it returns is remembered, what it
                 raises is not.
         """
+        if "\x00" in txn_id:
+            # Neither database can store it (PostgreSQL refuses NUL in text).
+            raise SynapseError(
+                400,
+                "The transaction ID must not contain NUL characters",
+                Codes.INVALID_PARAM,
+            )
         key = TransactionKey(
             endpoint=endpoint,
             scope=transaction_scope(requester),

@@ -99,9 +99,9 @@ def remember_response_txn(
     response: tuple[int, Any],
     now_ms: int,
 ) -> None:
-    """Remember ``response`` for ``key``, unless one is already remembered: the
-    first answer stays (a concurrent run of the same transaction on another
-    process answered first)."""
+    """Remember ``response`` for ``key``, unless one is already remembered since
+    a day: the first answer stays (a concurrent run of the same transaction on
+    another process answered first); an expired one is replaced."""
     code, body = response
     txn.execute(
         f"""
@@ -109,7 +109,14 @@ def remember_response_txn(
             endpoint, scope, txn_id, request_path, user_id, device_id,
             access_token_id, response_code, response_json, inserted_ts
         ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (endpoint, scope, txn_id, request_path) DO NOTHING
+        ON CONFLICT (endpoint, scope, txn_id, request_path) DO UPDATE SET
+            user_id = excluded.user_id,
+            device_id = excluded.device_id,
+            access_token_id = excluded.access_token_id,
+            response_code = excluded.response_code,
+            response_json = excluded.response_json,
+            inserted_ts = excluded.inserted_ts
+        WHERE {TABLE}.inserted_ts < ?
         """,
         (
             key.endpoint,
@@ -122,6 +129,7 @@ def remember_response_txn(
             code,
             json.dumps(body, ensure_ascii=True, allow_nan=False),
             now_ms,
+            now_ms - RETENTION_MS,
         ),
     )
 
