@@ -194,8 +194,7 @@ def _check_string(where: str, text: str, path: tuple[str, ...], is_key: bool) ->
     except UnicodeEncodeError:
         what = f"a key in {_describe(path)}" if is_key else _describe(path)
         raise bad_request(
-            f"{where}: {what} is not valid Unicode (a lone UTF-16 surrogate "
-            f"escape?)",
+            f"{where}: {what} is not valid Unicode (a lone UTF-16 surrogate escape?)",
             Codes.BAD_JSON,
         ) from None
 

@@ -30,7 +30,11 @@ BAD_BODIES: list[bytes] = [
     b'[{"event_type": 1, "content": []}]',
     b"[" * 5000 + b"]" * 5000,
     # Deeper than Synapse's JSON parser goes, inside an item's content.
-    b'[{"event_type": "a.b", "content": ' + b'{"a": ' * 2000 + b"1" + b"}" * 2001 + b"]",
+    b'[{"event_type": "a.b", "content": '
+    + b'{"a": ' * 2000
+    + b"1"
+    + b"}" * 2001
+    + b"]",
 ]
 
 #: Items inside an otherwise good batch, from a wider sweep: every field's type

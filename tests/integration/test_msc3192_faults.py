@@ -3,7 +3,6 @@ limit fails alone, and strings or numbers JSON cannot carry are a 400 that names
 the item, before anything is written."""
 
 import json
-from typing import Any
 
 from synapse.api.errors import Codes
 from synapse.types import JsonDict
@@ -96,5 +95,3 @@ class JsonValuesTestCase(BatchStateTestCase):
         for spelling in ("NaN", "Infinity", "-Infinity"):
             case = f'{{"event_type": "a.b", "content": {{"n": {spelling}}}}}'
             self.assert_refused(self.body(case), Codes.NOT_JSON, "")
-
-

@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from synapse.api.errors import Codes, SynapseError
 from synapse.http.site import SynapseRequest
+from synapse.module_api import LoggingTransaction
 from synapse.server import HomeServer
 from synapse.types import JsonDict
 from synapse.util.clock import Clock
@@ -68,7 +69,7 @@ class PersistedTransactionsTestCase(ModuleTestCase):
             self.runs += 1
             return answer[0], {**answer[1], "run": self.runs}
 
-        return self.get_success(
+        response: tuple[int, Any] = self.get_success(
             service.fetch_or_execute(
                 endpoint,
                 request(path or path_of(endpoint, txn_id)),
@@ -77,15 +78,17 @@ class PersistedTransactionsTestCase(ModuleTestCase):
                 run,
             )
         )
+        return response
 
     def rows(self) -> int:
-        rows = self.get_success(
-            self.api.run_db_interaction(
-                "count", lambda txn: (txn.execute(f"SELECT COUNT(*) FROM {TABLE}"),
-                                      txn.fetchone())[1]
-            )
-        )
-        return int(rows[0])
+        def count_txn(txn: LoggingTransaction) -> int:
+            txn.execute(f"SELECT COUNT(*) FROM {TABLE}")
+            row = txn.fetchone()
+            assert row is not None
+            return int(row[0])
+
+        count: int = self.get_success(self.api.run_db_interaction("count", count_txn))
+        return count
 
     def test_a_replay_on_another_process_gets_the_first_response(self) -> None:
         first = self.fetch(self.first)
