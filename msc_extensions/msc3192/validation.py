@@ -98,6 +98,7 @@ def parse_item(index: int, raw: Any) -> BatchItem:
         raise bad_request(f"{where}: event_type must not be empty")
     if len(event_type.encode("utf-8")) > MAX_TYPE_BYTES:
         raise bad_request(f"{where}: event_type is longer than {MAX_TYPE_BYTES} bytes")
+    _check_no_nul(where, "event_type", event_type)
 
     state_key = raw.get("state_key", "")
     if not isinstance(state_key, str):
@@ -108,6 +109,7 @@ def parse_item(index: int, raw: Any) -> BatchItem:
         raise bad_request(
             f"{where}: state_key is longer than {MAX_STATE_KEY_BYTES} bytes"
         )
+    _check_no_nul(where, "state_key", state_key)
 
     if "content" not in raw:
         raise bad_request(f"{where}: content is required", Codes.MISSING_PARAM)
@@ -132,6 +134,15 @@ def parse_item(index: int, raw: Any) -> BatchItem:
     return BatchItem(
         index=index, event_type=event_type, state_key=state_key, content=dict(content)
     )
+
+
+def _check_no_nul(where: str, field: str, value: str) -> None:
+    """Synapse stores an event's type and state key as database text, which
+    PostgreSQL refuses to hold a NUL character in: persisting such an event fails,
+    and with it every event persisted alongside. (In content, NUL is stored as the
+    JSON escape ``\\u0000`` and is fine.)"""
+    if "\x00" in value:
+        raise bad_request(f"{where}: {field} must not contain the NUL character")
 
 
 def _check_membership(where: str, state_key: str, content: Mapping[str, Any]) -> None:

@@ -63,17 +63,18 @@ REFUSED_ITEMS: list[str] = [
     r'{"event_type": "a\udbff", "content": {}}',
     r'{"event_type": "a.b", "content": {"\udc00\ud800": "reversed pair"}}',
     '{"event_type": "a.b", "content": {"n": 1e309}}',
+    # PostgreSQL cannot store NUL in an event's type or state key.
+    r'{"event_type": "a.b", "state_key": "\u0000", "content": {}}',
+    r'{"event_type": "a.\u0000", "content": {}}',
     '{"event_type": "' + "t" * 256 + '", "content": {}}',
     '{"event_type": "a.b", "state_key": "' + "\u00e9" * 128 + '", "content": {}}',
     '{"event_type": "a.b", "content": {"big": "' + "x" * 65_536 + '"}}',
 ]
 
-#: Unusual but valid items: each is a 200 with an event ID or ``null``, or a
-#: Matrix 4xx, never a 500, and the batch's good item goes ahead on a 200.
+#: Unusual but valid items: each gets an event ID or ``null``, and the batch's
+#: good item goes ahead (a 200), on SQLite and PostgreSQL alike.
 ODD_ITEMS: list[str] = [
     r'{"event_type": "a.b", "content": {"s": "\u0000 nul \u200b zw \u202e rtl"}}',
-    r'{"event_type": "a.b", "state_key": "\u0000", "content": {}}',
-    r'{"event_type": "a.\u0000", "content": {}}',
     r'{"event_type": "a.b", "content": {"\u0000": "nul key"}}',
     r'{"event_type": "a.b", "content": {"s": "\uffff\ufffe\ufeff\ud83d\ude00"}}',
     r'{"event_type": "\u0645\u0631\u062d\u0628\u0627", "content": {}}',
@@ -95,6 +96,11 @@ BAD_ROOM_IDS = ["not-a-room", "!", "!unknown:test", "@user:test", "%00", "#alias
 
 
 class BadInputTestCase(ModuleTestCase):
+    # Generous, so that every request of a sweep is served.
+    module_settings = {
+        "msc3192": {"rate_limit": {"per_second": 100, "burst_count": 1000}}
+    }
+
     def prepare(self, reactor: MemoryReactor, clock: Clock, hs: HomeServer) -> None:
         _, self.admin_token = self.register_admin()
         self.room_id = self.helper.create_room_as(
@@ -146,11 +152,10 @@ class BadInputTestCase(ModuleTestCase):
         for index, odd_item in enumerate(ODD_ITEMS):
             channel = self.batch_with(index, odd_item, "odd")
             what = f"{index}: {odd_item[:60]}"
-            if channel.code == HTTPStatus.OK:
-                good_id, _ = json.loads(channel.result["body"])
-                self.assertIsInstance(good_id, str, what)
-            else:
-                self.assert_matrix_error(channel, what)
+            # The good item goes ahead whatever becomes of the odd one.
+            self.assertEqual(channel.code, HTTPStatus.OK, f"{what}: {channel.result}")
+            good_id, _ = json.loads(channel.result["body"])
+            self.assertIsInstance(good_id, str, what)
 
     def test_batch_state_bad_room_ids(self) -> None:
         body = b'[{"event_type": "m.room.topic", "content": {"topic": "x"}}]'
