@@ -193,6 +193,9 @@ class BatchStateE2ETests(_BatchStateClient):
                 "M_INVALID_PARAM",
             ),
             (b"[{", "M_NOT_JSON"),
+            # A lone surrogate and an out-of-range number: stock /send 500s.
+            (b'[{"event_type": "a\\ud800", "content": {}}]', "M_BAD_JSON"),
+            (b'[{"event_type": "a.b", "content": {"n": [1e400]}}]', "M_NOT_JSON"),
         ]
         for n, (body, errcode) in enumerate(cases):
             status, answer = await self.batch(
