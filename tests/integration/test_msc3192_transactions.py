@@ -1,16 +1,15 @@
 """MSC3192 semantics 7 and 8: idempotency per access token and txnId, and rate
 limiting with Synapse's rate limiter."""
 
-import gc
 import json
 from typing import Any
 from urllib.parse import quote
 
 from synapse.api.errors import Codes
-from synapse.rest.client.transactions import HttpTransactionCache
 from synapse.types import JsonDict
 from twisted.internet.defer import Deferred
 
+from tests.integration.harness import forget_in_memory_transactions
 from tests.integration.test_msc3192_base import (
     BATCH_PREFIX,
     BatchStateTestCase,
@@ -31,11 +30,7 @@ def items_with(value: int, count: int = 3) -> list[JsonDict]:
 
 class IdempotencyTestCase(BatchStateTestCase):
     def forget_in_memory_transactions(self) -> None:
-        """What a restart (or another worker) does not have: the transaction
-        caches in this process's memory. The database stays."""
-        for cache in gc.get_objects():
-            if isinstance(cache, HttpTransactionCache) and cache.hs is self.hs:
-                cache.transactions.clear()
+        forget_in_memory_transactions(self.hs)
 
     def test_replay_after_a_restart_answers_the_first_response(self) -> None:
         # The issue's steps: a batch, a later change by PUT /state, a restart,
