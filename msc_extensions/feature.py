@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         HttpServer,
     )
     from msc_extensions.partial_state.service import PartialStateService
+    from msc_extensions.transactions.service import PersistedTransactions
 
 
 class Feature:
@@ -74,6 +75,9 @@ class FeatureContext:
     #: The one partial-state service of this homeserver (MSC3895's refusals, the
     #: resync's hooks), shared by every feature that needs it.
     partial_state: "PartialStateService"
+    #: The one transaction service of this homeserver: makes ``PUT .../{txnId}``
+    #: requests idempotent across restarts and workers.
+    transactions: "PersistedTransactions"
 
     @property
     def on_main_process(self) -> bool:

@@ -22,6 +22,7 @@ from msc_extensions.partial_state.service import PartialStateService
 from msc_extensions.registry import FEATURES
 from msc_extensions.routing import FeatureRouter
 from msc_extensions.status import ModuleStatusFeature
+from msc_extensions.transactions.service import PersistedTransactions
 
 logger = logging.getLogger(__name__)
 
@@ -34,12 +35,15 @@ class MscExtensions:
 
     def __init__(self, config: ModuleConfig, api: ModuleApi) -> None:
         hs = homeserver_of(api)
+        transactions = PersistedTransactions(api, hs)
+        transactions.start()
         context = FeatureContext(
             api=api,
             hs=hs,
             partial_state=PartialStateService(
                 hs, errcode=config.section_of(Msc3895Config).errcode
             ),
+            transactions=transactions,
         )
         self._features = build_features(self.FEATURES, config, context)
         status = ModuleStatusFeature(api, self._features)

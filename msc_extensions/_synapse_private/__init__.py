@@ -13,7 +13,9 @@ this package import nothing from the rest of ``msc_extensions``.
   HomeServer behind ``ModuleApi``, Synapse's duration syntax, version checks.
 - Sending state events (MSC3192), one job a module: :mod:`.requesters` (the
   requester type, the admin check, shadow-ban event IDs), :mod:`.transactions`
-  (Synapse's transaction cache), :mod:`.ratelimiting` (Synapse's rate limiter),
+  (Synapse's transaction cache, whose transaction a request is, and the tables a
+  remembered transaction refers to; used by every endpoint with a transaction
+  ID), :mod:`.ratelimiting` (Synapse's rate limiter),
   :mod:`.room_reads` (what a room is), :mod:`.room_locks` (Synapse's per-room
   locks of event creation), :mod:`.spam_checks` (spam checkers and the policy
   server), :mod:`.event_creation` (events built against an in-memory state map),

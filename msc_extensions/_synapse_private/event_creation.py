@@ -24,11 +24,17 @@ What this file relies on:
    the auth check ``handle_new_client_event`` runs on each event of a batch, where
    one failure rejects the whole batch; the auth events may be earlier events of
    the same, not yet persisted, chain.
+6. ``synapse.event_auth.validate_event_for_room_version``: the limits
+   ``handle_new_client_event`` checks first on each event (the whole PDU at most
+   65,536 bytes of canonical JSON, type, state key, sender and IDs at most 255
+   bytes; ``EventSizeError``, 413 ``M_TOO_LARGE``) and its signature, where one
+   failure likewise rejects the whole batch.
 """
 
 from collections.abc import Mapping, Sequence
 
 import attr
+from synapse.event_auth import validate_event_for_room_version
 from synapse.events import EventBase
 from synapse.events.snapshot import UnpersistedEventContextBase
 from synapse.server import HomeServer
@@ -47,8 +53,11 @@ class ChainStart:
     #: The state at those extremities.
     state: StateMap[str]
     #: A persisted state group holding ``state``, close enough to a full snapshot
-    #: that the chain's deltas stay below Synapse's limit.
-    state_group: int
+    #: that the chain's deltas stay below Synapse's limit; None when a snapshot
+    #: must be stored first (:meth:`EventCreation.chain_state_group`), which is
+    #: left until the chain has an event, so that a chain of failed items leaves
+    #: no state group behind.
+    state_group: int | None
 
 
 @attr.s(frozen=True, slots=True, auto_attribs=True)
@@ -76,9 +85,11 @@ class EventCreation:
         start.
 
         When the chain would reach ``MAX_STATE_DELTA_HOPS``, or the extremities'
-        resolved state has no group yet, stores a full snapshot first, as
-        Synapse's own single sends do. Hold :meth:`.RoomLocks.creating_events`
-        from before this call until the chain is persisted.
+        resolved state has no group yet, the chain must start from a full
+        snapshot, as Synapse's own single sends do: ``state_group`` is None, and
+        :meth:`chain_state_group` stores it. Hold
+        :meth:`.RoomLocks.creating_events` from before this call until the chain
+        is persisted.
         """
         prev_event_ids = await self._store.get_prev_events_for_room(room_id)
         entry = await self._state_handler.resolve_state_groups_for_events(
@@ -94,14 +105,20 @@ class EventCreation:
             )
             if hops + n_events < MAX_STATE_DELTA_HOPS:
                 return ChainStart(prev_event_ids, state, state_group)
-        snapshot = await self._state_store.store_state_group(
-            prev_event_ids[0],
+        return ChainStart(prev_event_ids, state, None)
+
+    async def chain_state_group(self, room_id: str, start: ChainStart) -> int:
+        """The persisted state group the chain's deltas start from: the start's
+        own, or a full snapshot of its state, stored now."""
+        if start.state_group is not None:
+            return start.state_group
+        return await self._state_store.store_state_group(
+            start.prev_event_ids[0],
             room_id,
             prev_group=None,
             delta_ids=None,
-            current_state_ids=state,
+            current_state_ids=start.state,
         )
-        return ChainStart(prev_event_ids, state, snapshot)
 
     async def create_event(
         self,
@@ -127,6 +144,15 @@ class EventCreation:
             for_batch=True,
         )
         return CreatedEvent(event, context)
+
+    def check_limits(self, event: EventBase) -> None:
+        """(6) The size limits (and signature) Synapse checks before it persists
+        an event.
+
+        Raises:
+            SynapseError: 413 ``M_TOO_LARGE`` for an event over a size limit.
+        """
+        validate_event_for_room_version(event)
 
     async def check_auth(
         self, event: EventBase, earlier_in_chain: Mapping[str, EventBase]

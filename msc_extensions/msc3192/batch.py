@@ -10,7 +10,8 @@ that includes the run's earlier items:
    existing event ID;
 3. creation against the in-memory state, with the third-party event rules and
    event validation;
-4. the auth rules;
+4. Synapse's limits on the built event (at most 65,536 bytes), then the auth
+   rules;
 5. the policy server and ``check_event_for_spam``.
 
 An item that fails any of these is left out of the chain and later items go
@@ -121,8 +122,10 @@ class StateBatch:
                 for item in items
             ]
             if chain.events:
+                # Only now: a run whose items all failed stores no state group.
+                state_group = await self._creation.chain_state_group(room_id, start)
                 await self._persistence.persist(
-                    requester, room_id, chain.events, start.state_group, start.state
+                    requester, room_id, chain.events, state_group, start.state
                 )
         return [
             outcome
@@ -153,6 +156,7 @@ class StateBatch:
             depth=chain.depth,
             state=chain.state,
         )
+        self._creation.check_limits(created.event)
         await self._creation.check_auth(created.event, chain.events_by_id)
         await self._spam.check_created_event(created.event)
         chain.add(created)

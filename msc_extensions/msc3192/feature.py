@@ -13,7 +13,6 @@ from msc_extensions._synapse_private.room_locks import RoomLocks
 from msc_extensions._synapse_private.room_reads import RoomReads
 from msc_extensions._synapse_private.single_sends import SingleSends
 from msc_extensions._synapse_private.spam_checks import SpamChecks
-from msc_extensions._synapse_private.transactions import TransactionCache
 from msc_extensions.feature import Feature, FeatureContext
 from msc_extensions.msc3192.batch import StateBatch
 from msc_extensions.msc3192.config import RATE_LIMITER_NAME, Msc3192Config
@@ -32,14 +31,14 @@ class Msc3192Feature(Feature):
 
     def client_servlets(self) -> Iterable[RestServlet]:
         # Built when Synapse builds the first client resource, as it builds its
-        # own servlets, handlers and transaction caches (not while modules load);
-        # then one servlet for every client listener of the process, so that they
-        # all share one transaction cache and one rate limiter.
+        # own servlets and handlers (not while modules load); then one servlet for
+        # every client listener of the process, so that they all share one rate
+        # limiter. The transactions are the homeserver's, shared by every endpoint.
         if self._servlet is None:
             self._servlet = BatchStateServlet(
                 self._context.api,
                 self._config,
-                TransactionCache(self._context.hs),
+                self._context.transactions,
                 build_handler(self._context.hs, self._config),
             )
         return [self._servlet]

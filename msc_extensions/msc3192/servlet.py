@@ -9,20 +9,23 @@ from synapse.http.servlet import RestServlet, parse_json_value_from_request
 from synapse.http.site import SynapseRequest
 from synapse.module_api import ModuleApi
 
-from msc_extensions._synapse_private.transactions import TransactionCache
 from msc_extensions.msc3192.config import Msc3192Config
 from msc_extensions.msc3192.handler import BatchStateHandler
 from msc_extensions.msc3192.response import Response
 from msc_extensions.msc3192.validation import parse_batch
+from msc_extensions.transactions.service import PersistedTransactions
 
 UNSTABLE_PREFIX = "/_matrix/client/unstable/org.matrix.msc3192"
+
+#: The endpoint's name among those whose transaction IDs are remembered.
+TRANSACTION_ENDPOINT = "msc3192.batch_state"
 
 
 class BatchStateServlet(RestServlet):
     """Authenticates, reads and validates the batch, and runs it once per
-    transaction, as Synapse's ``PUT /send/{txnId}`` does. The body is validated
-    before the transaction cache is consulted, so bad input is always a 400 and
-    never remembered."""
+    transaction, as Synapse's ``PUT /send/{txnId}`` does, also after a restart
+    or on another worker. The body is validated before the transaction is looked
+    up, so bad input is always a 400 and never remembered."""
 
     PATTERNS = [
         re.compile(
@@ -36,7 +39,7 @@ class BatchStateServlet(RestServlet):
         self,
         api: ModuleApi,
         config: Msc3192Config,
-        transactions: TransactionCache,
+        transactions: PersistedTransactions,
         handler: BatchStateHandler,
     ) -> None:
         super().__init__()
@@ -52,8 +55,10 @@ class BatchStateServlet(RestServlet):
         body = read_json_body(request, self._config.max_body_bytes)
         items = parse_batch(body, self._config.max_events)
         return await self._transactions.fetch_or_execute(
+            TRANSACTION_ENDPOINT,
             request,
             requester,
+            txn_id,
             lambda: self._handler.handle(requester, room_id, items),
         )
 

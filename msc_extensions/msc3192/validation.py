@@ -6,6 +6,7 @@ the exact entry.
 """
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,6 +79,7 @@ def parse_item(index: int, raw: Any) -> BatchItem:
         raise bad_request(
             f"{where}: must be an object, got {_json_type(raw)}", Codes.BAD_JSON
         )
+    check_json_values(where, raw)
     unknown = sorted(str(key) for key in raw if key not in ITEM_FIELDS)
     if unknown:
         raise bad_request(
@@ -96,6 +98,7 @@ def parse_item(index: int, raw: Any) -> BatchItem:
         raise bad_request(f"{where}: event_type must not be empty")
     if len(event_type.encode("utf-8")) > MAX_TYPE_BYTES:
         raise bad_request(f"{where}: event_type is longer than {MAX_TYPE_BYTES} bytes")
+    _check_no_nul(where, "event_type", event_type)
 
     state_key = raw.get("state_key", "")
     if not isinstance(state_key, str):
@@ -106,6 +109,7 @@ def parse_item(index: int, raw: Any) -> BatchItem:
         raise bad_request(
             f"{where}: state_key is longer than {MAX_STATE_KEY_BYTES} bytes"
         )
+    _check_no_nul(where, "state_key", state_key)
 
     if "content" not in raw:
         raise bad_request(f"{where}: content is required", Codes.MISSING_PARAM)
@@ -115,7 +119,7 @@ def parse_item(index: int, raw: Any) -> BatchItem:
             f"{where}: content must be an object, got {_json_type(content)}"
         )
     content_bytes = len(
-        json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+        json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     )
     if content_bytes > MAX_CONTENT_BYTES:
         raise bad_request(
@@ -130,6 +134,15 @@ def parse_item(index: int, raw: Any) -> BatchItem:
     return BatchItem(
         index=index, event_type=event_type, state_key=state_key, content=dict(content)
     )
+
+
+def _check_no_nul(where: str, field: str, value: str) -> None:
+    """Synapse stores an event's type and state key as database text, which
+    PostgreSQL refuses to hold a NUL character in: persisting such an event fails,
+    and with it every event persisted alongside. (In content, NUL is stored as the
+    JSON escape ``\\u0000`` and is fine.)"""
+    if "\x00" in value:
+        raise bad_request(f"{where}: {field} must not contain the NUL character")
 
 
 def _check_membership(where: str, state_key: str, content: Mapping[str, Any]) -> None:
@@ -149,6 +162,60 @@ def _check_membership(where: str, state_key: str, content: Mapping[str, Any]) ->
             f"{where}: content.membership must be one of "
             f"{', '.join(sorted(MEMBERSHIPS))}, got {membership!r}"
         )
+
+
+def check_json_values(where: str, value: Mapping[str, Any]) -> None:
+    """Every string in ``value``, keys included, must be encodable as UTF-8 (a
+    lone UTF-16 surrogate such as ``"\\ud800"`` is valid JSON but not; 400
+    ``M_BAD_JSON``), and every number finite (``1e400`` reads as infinity; 400
+    ``M_NOT_JSON``, as for ``NaN``, which the JSON parser already refuses).
+
+    Checked at C speed first; only a bad value is searched for, to name it.
+    """
+    try:
+        json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, RecursionError):
+        pass
+    else:
+        return
+    # Iterative, so that deep nesting costs no recursion.
+    pending: list[tuple[Any, tuple[str, ...]]] = [(value, ())]
+    while pending:
+        current, path = pending.pop()
+        if isinstance(current, str):
+            _check_string(where, current, path, is_key=False)
+        elif isinstance(current, float) and not math.isfinite(current):
+            raise bad_request(
+                f"{where}: {_describe(path)} is not a finite number; JSON has no "
+                f"NaN or infinity (is it out of range?)",
+                Codes.NOT_JSON,
+            )
+        elif isinstance(current, Mapping):
+            for key, member in current.items():
+                _check_string(where, key, path, is_key=True)
+                pending.append((member, (*path, f".{key}" if path else key)))
+        elif isinstance(current, list):
+            for n, member in enumerate(current):
+                pending.append((member, (*path, f"[{n}]")))
+
+
+def _check_string(where: str, text: str, path: tuple[str, ...], is_key: bool) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        what = f"a key in {_describe(path)}" if is_key else _describe(path)
+        raise bad_request(
+            f"{where}: {what} is not valid Unicode (a lone UTF-16 surrogate escape?)",
+            Codes.BAD_JSON,
+        ) from None
+
+
+def _describe(path: tuple[str, ...]) -> str:
+    """Where a value is in an item, its keys escaped (a bad key may be among
+    them): ``content.list[2]``, or ``the item`` itself."""
+    if not path:
+        return "the item"
+    return "".join(part.encode("utf-8", "backslashreplace").decode() for part in path)
 
 
 def _json_type(value: Any) -> str:

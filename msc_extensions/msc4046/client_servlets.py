@@ -22,11 +22,15 @@ from synapse.module_api import ModuleApi
 from synapse.types import JsonDict
 
 from msc_extensions._synapse_private.requesters import Requester
-from msc_extensions._synapse_private.transactions import Response, TransactionCache
+from msc_extensions._synapse_private.transactions import Response
 from msc_extensions.msc4046.handler import Msc4046Handler
 from msc_extensions.msc4046.templates import parse_template_request
+from msc_extensions.transactions.service import PersistedTransactions
 
 CLIENT_PREFIX = "/_matrix/client/unstable/org.matrix.msc4046"
+
+#: send_pdu's name among the endpoints whose transaction IDs are kept.
+TRANSACTION_ENDPOINT = "msc4046.send_pdu"
 
 Send = Callable[[], Awaitable[tuple[int, JsonDict]]]
 
@@ -74,7 +78,10 @@ class SendPduServlet(RestServlet):
     CATEGORY = "Event sending requests"
 
     def __init__(
-        self, api: ModuleApi, transactions: TransactionCache, handler: Msc4046Handler
+        self,
+        api: ModuleApi,
+        transactions: PersistedTransactions,
+        handler: Msc4046Handler,
     ) -> None:
         super().__init__()
         self._api = api
@@ -104,9 +111,11 @@ class SendPduServlet(RestServlet):
         txn_id: str,
         send: Send,
     ) -> Response:
-        """The one place that makes send_pdu idempotent: Synapse's in-memory
-        transaction cache, keyed by path and device or access token."""
-        return await self._transactions.fetch_or_execute(request, requester, send)
+        """The one place that makes send_pdu idempotent, as ``PUT /send`` is: per
+        device (or access token) and txnId, across restarts and workers."""
+        return await self._transactions.fetch_or_execute(
+            TRANSACTION_ENDPOINT, request, requester, txn_id, send
+        )
 
 
 def read_pdu(request: SynapseRequest) -> JsonDict:

@@ -15,7 +15,6 @@ from msc_extensions._synapse_private.resources import (
     FederationServlet,
 )
 from msc_extensions._synapse_private.spam_checks import SpamChecks
-from msc_extensions._synapse_private.transactions import TransactionCache
 from msc_extensions.config import FeatureToggleConfig
 from msc_extensions.feature import Feature, FeatureContext
 from msc_extensions.msc4046.client_servlets import MakePduServlet, SendPduServlet
@@ -42,14 +41,13 @@ class Msc4046Feature(Feature):
         self._client_servlets: list[RestServlet] | None = None
 
     def client_servlets(self) -> Iterable[RestServlet]:
-        # One set for every client listener of the process, so that they share one
-        # transaction cache.
+        # One set for every client listener of the process.
         if self._client_servlets is None:
             self._client_servlets = [
                 MakePduServlet(self._context.api, self.handler()),
                 SendPduServlet(
                     self._context.api,
-                    TransactionCache(self._context.hs),
+                    self._context.transactions,
                     self.handler(),
                 ),
             ]

@@ -85,7 +85,9 @@ async def _pair() -> HomeserverPair:
     return await shared_pair("msc3192")
 
 
-class BatchStateE2ETests(E2ETestCase):
+class _BatchStateClient(E2ETestCase):
+    """Helpers of the tests below (no tests of its own)."""
+
     async def create_room(self, hs: Homeserver, token: str) -> str:
         status, body = await self.client.post_json(
             hs.client_url + "/_matrix/client/v3/createRoom",
@@ -116,6 +118,8 @@ class BatchStateE2ETests(E2ETestCase):
             access_token=token,
         )
 
+
+class BatchStateE2ETests(_BatchStateClient):
     async def test_fifty_items_replay_null_and_forbidden(self) -> None:
         hs = (await _pair()).a
         owner = await hs.register_user(self.client, "e2e_owner")
@@ -189,6 +193,9 @@ class BatchStateE2ETests(E2ETestCase):
                 "M_INVALID_PARAM",
             ),
             (b"[{", "M_NOT_JSON"),
+            # A lone surrogate and an out-of-range number: stock /send 500s.
+            (b'[{"event_type": "a\\ud800", "content": {}}]', "M_BAD_JSON"),
+            (b'[{"event_type": "a.b", "content": {"n": [1e400]}}]', "M_NOT_JSON"),
         ]
         for n, (body, errcode) in enumerate(cases):
             status, answer = await self.batch(
@@ -329,6 +336,13 @@ class BatchStateOnWorkerTests(E2ETestCase):
             url, items[:50], access_token=owner.access_token
         )
         self.assertEqual((status, replay), (200, ids))
+        # The same transaction on the main process: the worker's answer, from the
+        # database, and nothing sent again.
+        main_url = main.client_url + BATCH.format(room=quote(room_id), txn="w1")
+        status, replay = await self.client.put_json(
+            main_url, items[:50], access_token=owner.access_token
+        )
+        self.assertEqual((status, replay), (200, ids))
         status, ban = await self.client.put_json(
             worker.client_url + BATCH.format(room=quote(room_id), txn="w2"),
             items[50:],
@@ -425,3 +439,68 @@ class BatchStateInPartialStateRoomTests(E2ETestCase):
 def _partial_state_rooms(hs: Homeserver) -> set[str]:
     with sqlite3.connect(hs.directory / "homeserver.db") as db:
         return {row[0] for row in db.execute("SELECT room_id FROM partial_state_rooms")}
+
+
+class BatchStateAcrossARestartTests(_BatchStateClient):
+    """Issue-level faults on one homeserver of its own, which the test restarts."""
+
+    async def test_oversize_item_and_a_replay_after_a_restart(self) -> None:
+        hs = await start_homeserver(self)
+        owner = await hs.register_user(self.client, "restart_owner")
+        room_id = await self.create_room(hs, owner.access_token)
+        token = owner.access_token
+
+        # An item whose content is under the 64 KiB content limit but whose event
+        # is over Synapse's 65,536 bytes: null, and the rest go ahead.
+        groups = _state_groups(hs, room_id)
+        items: list[JsonDict] = [
+            {"event_type": "com.example.u", "state_key": "u0", "content": {"j": 0}},
+            {
+                "event_type": "com.example.u",
+                "state_key": "big",
+                "content": {"pad": "x" * 65_490},
+            },
+            {"event_type": "com.example.u", "state_key": "u1", "content": {"j": 1}},
+        ]
+        status, ids = await self.batch(hs, room_id, "T", items, token)
+        self.assertEqual(status, 200, ids)
+        self.assertIsNotNone(ids[0])
+        self.assertIsNone(ids[1])
+        self.assertIsNotNone(ids[2])
+        # One state group per event sent; none left behind for the big item.
+        self.assertEqual(_state_groups(hs, room_id), groups + 2)
+
+        # The user changes u0 later; the server restarts; the client, which never
+        # saw the answer, retries T: the first answer, and nothing is undone.
+        status, body = await self.client.put_json(
+            hs.client_url
+            + f"/_matrix/client/v3/rooms/{quote(room_id)}/state/com.example.u/u0",
+            {"changed": "later"},
+            access_token=token,
+        )
+        self.assertEqual(status, 200, body)
+        events = _events(hs, room_id)
+        await hs.process.stop()
+        hs.launch()
+        await hs.wait_until_ready()
+        status, replay = await self.batch(hs, room_id, "T", items, token)
+        self.assertEqual((status, replay), (200, ids))
+        status, content = await self.state(hs, room_id, "com.example.u", "u0", token)
+        self.assertEqual((status, content), (200, {"changed": "later"}))
+        self.assertEqual(_events(hs, room_id), events)
+
+
+def _state_groups(hs: Homeserver, room_id: str) -> int:
+    with sqlite3.connect(hs.directory / "homeserver.db") as db:
+        (count,) = db.execute(
+            "SELECT COUNT(*) FROM state_groups WHERE room_id = ?", (room_id,)
+        ).fetchone()
+    return int(count)
+
+
+def _events(hs: Homeserver, room_id: str) -> int:
+    with sqlite3.connect(hs.directory / "homeserver.db") as db:
+        (count,) = db.execute(
+            "SELECT COUNT(*) FROM events WHERE room_id = ?", (room_id,)
+        ).fetchone()
+    return int(count)

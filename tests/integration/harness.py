@@ -7,6 +7,7 @@ module's servlets arrive through the same hooks as in a real homeserver, rather 
 being listed by the test.
 """
 
+import gc
 from typing import Any
 
 import synapse.rest.admin
@@ -15,6 +16,7 @@ from synapse.config.server import parse_listener_def
 from synapse.federation.transport.server import TransportLayerServer
 from synapse.http.server import JsonResource
 from synapse.rest import ClientRestResource
+from synapse.rest.client.transactions import HttpTransactionCache
 from synapse.server import HomeServer
 from synapse.types import JsonDict
 from synapse.util.clock import Clock
@@ -33,6 +35,14 @@ def module_config(
     """The ``modules`` list of a homeserver config that loads this module (or a
     test subclass of it, ``module``)."""
     return [{"module": module, "config": config or {}}]
+
+
+def forget_in_memory_transactions(hs: HomeServer) -> None:
+    """What a restart (or another worker) does not have: the transaction caches in
+    this process's memory for ``hs``. The database stays."""
+    for cache in gc.get_objects():
+        if isinstance(cache, HttpTransactionCache) and cache.hs is hs:
+            cache.transactions.clear()
 
 
 class ModuleTestCase(unittest.FederatingHomeserverTestCase):

@@ -4,6 +4,7 @@ One sweep over every endpoint the module serves, with malformed bodies, paths an
 query strings. Each answer must be a 4xx with ``errcode`` and ``error``.
 """
 
+import json
 from http import HTTPStatus
 from urllib.parse import quote
 
@@ -42,12 +43,78 @@ BAD_BODIES: list[bytes] = [
     b'{"lose": [1, {}]}',
     b'[{"event_type": 1, "content": []}]',
     b"[" * 5000 + b"]" * 5000,
+    # Deeper than Synapse's JSON parser goes, inside an item's content.
+    b'[{"event_type": "a.b", "content": '
+    + b'{"a": ' * 2000
+    + b"1"
+    + b"}" * 2001
+    + b"]",
+]
+
+#: Items inside an otherwise good batch, from a wider sweep: every field's type
+#: swapped, strings and numbers JSON cannot carry, nesting and sizes at and past
+#: the limits. Each is a 400 and nothing is written.
+REFUSED_ITEMS: list[str] = [
+    *(
+        f'{{"event_type": {value}, "content": {{}}}}'
+        for value in ("1", "true", "null", "[]", "{}", '""')
+    ),
+    *(
+        f'{{"event_type": "a.b", "state_key": {value}, "content": {{}}}}'
+        for value in ("1", "false", "null", '["k"]', "{}")
+    ),
+    *(
+        f'{{"event_type": "a.b", "content": {value}}}'
+        for value in ('"text"', "[]", "[{}]", "0", "true", "null")
+    ),
+    '{"event_type": "a.b", "content": {}, "extra": 1}',
+    '{"event_type": "m.room.member", "state_key": "not-a-user", "content": '
+    '{"membership": "ban"}}',
+    '{"event_type": "m.room.member", "state_key": "@u:test", "content": '
+    '{"membership": ["ban"]}}',
+    '{"event_type": "m.room.member", "state_key": "@u:test", "content": '
+    '{"membership": "kick"}}',
+    r'{"event_type": "a\udbff", "content": {}}',
+    r'{"event_type": "a.b", "content": {"\udc00\ud800": "reversed pair"}}',
+    '{"event_type": "a.b", "content": {"n": 1e309}}',
+    # PostgreSQL cannot store NUL in an event's type or state key.
+    r'{"event_type": "a.b", "state_key": "\u0000", "content": {}}',
+    r'{"event_type": "a.\u0000", "content": {}}',
+    '{"event_type": "' + "t" * 256 + '", "content": {}}',
+    '{"event_type": "a.b", "state_key": "' + "\u00e9" * 128 + '", "content": {}}',
+    '{"event_type": "a.b", "content": {"big": "' + "x" * 65_536 + '"}}',
+]
+
+#: Unusual but valid items: each gets an event ID or ``null``, and the batch's
+#: good item goes ahead (a 200), on SQLite and PostgreSQL alike.
+ODD_ITEMS: list[str] = [
+    r'{"event_type": "a.b", "content": {"s": "\u0000 nul \u200b zw \u202e rtl"}}',
+    r'{"event_type": "a.b", "content": {"\u0000": "nul key"}}',
+    r'{"event_type": "a.b", "content": {"s": "\uffff\ufffe\ufeff\ud83d\ude00"}}',
+    r'{"event_type": "\u0645\u0631\u062d\u0628\u0627", "content": {}}',
+    '{"event_type": "a.b", "state_key": "' + "\U0001f600" * 63 + '", "content": {}}',
+    '{"event_type": "a.b", "content": {"deep": ' + "[" * 90 + "]" * 90 + "}}",
+    '{"event_type": "a.b", "content": {"many": [' + ",".join(["0"] * 30_000) + "]}}",
+    '{"event_type": "a.b", "content": {"n": 9007199254740993}}',
+    '{"event_type": "a.b", "content": {"n": ' + "9" * 4000 + "}}",
+    '{"event_type": "a.b", "content": {"f": 1.5, "e": 1e-400, "z": -0.0}}',
+    '{"event_type": "m.room.power_levels", "content": {"users": {"@x:test": 1e2}}}',
+    '{"event_type": "m.room.create", "content": {}}',
+    '{"event_type": "m.room.member", "state_key": "@nobody:test", "content": '
+    '{"membership": "join"}}',
+    '{"event_type": "m.room.canonical_alias", "content": {"alias": 5}}',
+    '{"event_type": "m.room.redaction", "content": {"redacts": "$x"}}',
 ]
 
 BAD_ROOM_IDS = ["not-a-room", "!", "!unknown:test", "@user:test", "%00", "#alias:test"]
 
 
 class BadInputTestCase(ModuleTestCase):
+    # Generous, so that every request of a sweep is served.
+    module_settings = {
+        "msc3192": {"rate_limit": {"per_second": 100, "burst_count": 1000}}
+    }
+
     def prepare(self, reactor: MemoryReactor, clock: Clock, hs: HomeServer) -> None:
         _, self.admin_token = self.register_admin()
         self.room_id = self.helper.create_room_as(
@@ -70,6 +137,39 @@ class BadInputTestCase(ModuleTestCase):
         for index, body in enumerate(BAD_BODIES):
             path = BATCH.format(room=quote(self.room_id), txn=f"bad{index}")
             self.assert_matrix_error(self.send("PUT", path, body), repr(body[:40]))
+
+    def count_events(self) -> int:
+        rows = self.get_success(
+            self.hs.get_datastores().main.db_pool.simple_select_list(
+                "events", {"room_id": self.room_id}, ["event_id"]
+            )
+        )
+        return len(rows)
+
+    def batch_with(self, index: int, bad_item: str, prefix: str) -> FakeChannel:
+        good = f'{{"event_type": "org.example.good", "state_key": "{prefix}{index}",'
+        body = f'[{good} "content": {{}}}}, {bad_item}]'.encode()
+        path = BATCH.format(room=quote(self.room_id), txn=f"{prefix}{index}")
+        return self.send("PUT", path, body)
+
+    def test_batch_state_refused_items_write_nothing(self) -> None:
+        count = self.count_events()
+        for index, bad_item in enumerate(REFUSED_ITEMS):
+            channel = self.batch_with(index, bad_item, "refused")
+            what = f"{index}: {bad_item[:60]}"
+            self.assertEqual(channel.code, 400, f"{what}: {channel.result}")
+            self.assert_matrix_error(channel, what)
+            self.assertIn("Item 1", channel.json_body["error"], what)
+        self.assertEqual(self.count_events(), count)
+
+    def test_batch_state_odd_items_never_get_a_500(self) -> None:
+        for index, odd_item in enumerate(ODD_ITEMS):
+            channel = self.batch_with(index, odd_item, "odd")
+            what = f"{index}: {odd_item[:60]}"
+            # The good item goes ahead whatever becomes of the odd one.
+            self.assertEqual(channel.code, HTTPStatus.OK, f"{what}: {channel.result}")
+            good_id, _ = json.loads(channel.result["body"])
+            self.assertIsInstance(good_id, str, what)
 
     def test_batch_state_bad_room_ids(self) -> None:
         body = b'[{"event_type": "m.room.topic", "content": {"topic": "x"}}]'

@@ -9,6 +9,7 @@ from synapse.api.errors import Codes
 from synapse.types import JsonDict
 from twisted.internet.defer import Deferred
 
+from tests.integration.harness import forget_in_memory_transactions
 from tests.integration.test_msc3192_base import (
     BATCH_PREFIX,
     BatchStateTestCase,
@@ -28,6 +29,44 @@ def items_with(value: int, count: int = 3) -> list[JsonDict]:
 
 
 class IdempotencyTestCase(BatchStateTestCase):
+    def forget_in_memory_transactions(self) -> None:
+        forget_in_memory_transactions(self.hs)
+
+    def test_replay_after_a_restart_answers_the_first_response(self) -> None:
+        # The steps: a batch, a later change by PUT /state, a restart,
+        # and the client, which never saw the answer, retries.
+        item = {"event_type": "com.example.u", "state_key": "u0", "content": {"j": 0}}
+        first = self.batch([item], txn_id="T")
+        self.assertEqual(first[0], 200, first)
+        self.helper.send_state(
+            self.room_id,
+            "com.example.u",
+            {"changed": "later"},
+            tok=self.admin_token,
+            state_key="u0",
+        )
+        count = self.event_count()
+        self.forget_in_memory_transactions()
+        self.assertEqual(self.batch([item], txn_id="T"), first)
+        self.assertEqual(self.event_count(), count)
+        self.assertEqual(self.state("com.example.u", "u0"), {"changed": "later"})
+
+    def test_an_answer_for_the_items_is_remembered_across_a_restart(self) -> None:
+        # The moderator may not send these: 403. Raised to power 100, a replay
+        # still gets the 403 and sends nothing, in memory or from the database.
+        forbidden = self.batch(items_with(1), token=self.mod_token, txn_id="m")
+        self.assertEqual(forbidden[0], 403, forbidden)
+        self.set_user_power(self.mod_id, 100)
+        count = self.event_count()
+        self.assertEqual(
+            self.batch(items_with(1), token=self.mod_token, txn_id="m"), forbidden
+        )
+        self.forget_in_memory_transactions()
+        self.assertEqual(
+            self.batch(items_with(1), token=self.mod_token, txn_id="m"), forbidden
+        )
+        self.assertEqual(self.event_count(), count)
+
     def test_replay_returns_identical_response_and_creates_nothing(self) -> None:
         first = self.batch(items_with(1), txn_id="same")
         self.assertEqual(first[0], 200, first)
@@ -92,6 +131,12 @@ class IdempotencyTestCase(BatchStateTestCase):
         self.assertEqual(code, 404)
         code, body = self.batch(items_with(1), txn_id="t", room_id="!later:test")
         self.assertEqual(code, 404, body)
+        # Nor is a body that fails validation: the transaction stays unused.
+        code, body = self.batch([{"event_type": "a.b"}], txn_id="v")
+        self.assertEqual(code, 400, body)
+        self.forget_in_memory_transactions()
+        code, body = self.batch(items_with(1), txn_id="v")
+        self.assertEqual(code, 200, body)
 
 
 class RateLimitTestCase(BatchStateTestCase):

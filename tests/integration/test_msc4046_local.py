@@ -10,6 +10,7 @@ from synapse.types import JsonDict
 
 from msc_extensions.partial_state.errcodes import UNSTABLE_ERRCODE
 from msc_extensions.partial_state.service import PartialStateService
+from tests.integration.harness import forget_in_memory_transactions
 from tests.integration.test_msc4046_base import (
     Msc4046TestCase,
     event_id_of,
@@ -155,6 +156,18 @@ class SendTests(Msc4046TestCase):
         self.assertEqual(self.send_pdu(pdu, txn_id="same"), (200, {}))
         self.assertEqual(self.send_pdu(pdu, txn_id="same"), (200, {}))
         self.assertEqual(len(self.event_ids_in_room() - before), 1)
+
+    def test_replay_after_a_restart_returns_the_first_answer(self) -> None:
+        # Without the kept transaction the same PDU again would be an event ID
+        # already in the room: 400 M_BAD_STATE.
+        pdu = self.filled("m.room.message", {"msgtype": "m.text", "body": "kept"})
+        before = self.event_ids_in_room()
+        self.assertEqual(self.send_pdu(pdu, txn_id="kept"), (200, {}))
+        forget_in_memory_transactions(self.hs)
+        self.assertEqual(self.send_pdu(pdu, txn_id="kept"), (200, {}))
+        self.assertEqual(len(self.event_ids_in_room() - before), 1)
+        # A new transaction with the same PDU is a new request.
+        self.assert_error(self.send_pdu(pdu, txn_id="new"), 400, "M_BAD_STATE")
 
     def test_event_id_reuse_is_bad_state(self) -> None:
         pdu = self.filled("m.room.message", {"msgtype": "m.text", "body": "one"})

@@ -4,7 +4,7 @@
   imports nothing from the rest of the package.
 - The core (what every feature builds on) imports no feature package.
 - A feature package imports no other feature package; shared code lives in the core
-  or in ``partial_state``.
+  or in the shared packages (``partial_state``, ``transactions``).
 - Only the wiring (``module``, ``registry``) knows every feature.
 - Outside ``_synapse_private`` the package imports of Synapse only what Synapse
   offers modules and servlet authors (:data:`PUBLIC_SYNAPSE`).
@@ -21,7 +21,7 @@ import msc_extensions
 PACKAGE = "msc_extensions"
 ROOT = Path(msc_extensions.__file__).resolve().parent
 ADAPTER = "_synapse_private"
-SHARED = {"partial_state"}
+SHARED = {"partial_state", "transactions"}
 WIRING = {"module", "registry", "__init__"}
 
 #: What Synapse offers modules and servlet authors, and ``synapse`` itself for

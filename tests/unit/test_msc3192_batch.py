@@ -6,7 +6,13 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
 
 import attr
-from synapse.api.errors import AuthError, Codes, NotFoundError, SynapseError
+from synapse.api.errors import (
+    AuthError,
+    Codes,
+    EventSizeError,
+    NotFoundError,
+    SynapseError,
+)
 from synapse.types import JsonDict, StateMap, create_requester
 from twisted.internet import defer
 from twisted.trial import unittest
@@ -21,6 +27,7 @@ ROOM = "!room:test"
 SENDER = "@owner:test"
 PREV = "$prev"
 START_GROUP = 7
+SNAPSHOT = 8
 
 T = TypeVar("T")
 
@@ -73,6 +80,9 @@ class Fakes:
         #: Event types each check refuses.
         self.refused_by_spam_checker: set[str] = set()
         self.refused_by_auth: set[str] = set()
+        self.too_large: set[str] = set()
+        #: chain_start's group; None: a snapshot is needed (stored as SNAPSHOT).
+        self.start_group: int | None = START_GROUP
         self.refused_after_creation: set[str] = set()
         self.broken_creation: set[str] = set()
         self.partial_state = False
@@ -101,7 +111,13 @@ class Fakes:
     # EventCreation
     async def chain_start(self, room_id: str, n_events: int) -> ChainStart:
         self.calls.append(("chain_start", n_events))
-        return ChainStart([PREV], dict(self.state), START_GROUP)
+        return ChainStart([PREV], dict(self.state), self.start_group)
+
+    async def chain_state_group(self, room_id: str, start: ChainStart) -> int:
+        if start.state_group is not None:
+            return start.state_group
+        self.calls.append(("snapshot",))
+        return SNAPSHOT
 
     async def create_event(
         self,
@@ -125,6 +141,11 @@ class Fakes:
         )
         # Fakes stand in for Synapse's event and context.
         return CreatedEvent(cast(Any, event), cast(Any, None))
+
+    def check_limits(self, event: FakeEvent) -> None:
+        self.calls.append(("limits", event.event_id))
+        if event.type in self.too_large:
+            raise EventSizeError("event too large", unpersistable=True)
 
     async def check_auth(
         self, event: FakeEvent, earlier_in_chain: Mapping[str, FakeEvent]
@@ -234,10 +255,12 @@ class StateBatchTestCase(unittest.TestCase):
                 ("chain_start", 2),
                 ("may_send", "a.x", "0"),
                 ("create", ("a.x", "0"), [PREV], None),
+                ("limits", "$new-0"),
                 ("auth", "$new-0", []),
                 ("spam_event", "$new-0"),
                 ("may_send", "a.y", "1"),
                 ("create", ("a.y", "1"), ["$new-0"], 11),
+                ("limits", "$new-1"),
                 ("auth", "$new-1", ["$new-0"]),
                 ("spam_event", "$new-1"),
                 ("unlock", ROOM),
@@ -258,6 +281,27 @@ class StateBatchTestCase(unittest.TestCase):
         # The last item builds on the last accepted one.
         self.assertIn(("create", ("a.y", "3"), ["$new-0"], 11), self.fakes.calls)
         self.assertEqual(self.fakes.persisted[0][0], ["$new-0", "$new-3"])
+
+    def test_an_event_over_synapses_size_limit_is_left_out(self) -> None:
+        self.fakes.too_large.add("a.big")
+        results = self.send(items("a.x", "a.big", "a.y"))
+        self.assertEqual([r.event_id for r in results], ["$new-0", None, "$new-2"])
+        error = results[1].error
+        assert error is not None
+        self.assertEqual(error.errcode, Codes.TOO_LARGE)
+        # Checked before the auth rules, as handle_new_client_event does.
+        self.assertNotIn(("auth", "$new-1", ["$new-0"]), self.fakes.calls)
+        self.assertEqual(self.fakes.persisted[0][0], ["$new-0", "$new-2"])
+
+    def test_a_snapshot_is_stored_only_for_a_chain_with_events(self) -> None:
+        self.fakes.start_group = None
+        self.fakes.too_large.add("a.big")
+        self.assertEqual([r.event_id for r in self.send(items("a.big"))], [None])
+        self.assertNotIn(("snapshot",), self.fakes.calls)
+        self.assertEqual(self.fakes.persisted, [])
+        self.send(items("a.x"))
+        self.assertIn(("snapshot",), self.fakes.calls)
+        self.assertEqual(self.fakes.persisted[0][1], SNAPSHOT)
 
     def test_spam_checker_refusal_stops_the_item_before_creation(self) -> None:
         self.fakes.refused_by_spam_checker.add("a.x")

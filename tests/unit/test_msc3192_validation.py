@@ -5,7 +5,7 @@ from typing import Any
 from synapse.api.errors import Codes, SynapseError
 from twisted.trial import unittest
 
-from msc_extensions.msc3192.validation import parse_batch
+from msc_extensions.msc3192.validation import check_json_values, parse_batch
 
 
 class ParseBatchTestCase(unittest.TestCase):
@@ -76,4 +76,68 @@ class ParseBatchTestCase(unittest.TestCase):
             ],
             Codes.INVALID_PARAM,
             "maybe",
+        )
+
+    def test_nul_in_type_or_state_key(self) -> None:
+        self.assert_bad(
+            [{"event_type": "a\x00", "content": {}}], Codes.INVALID_PARAM, "NUL"
+        )
+        self.assert_bad(
+            [{"event_type": "a", "state_key": "\x00", "content": {}}],
+            Codes.INVALID_PARAM,
+            "state_key must not contain",
+        )
+        # In content it is stored as a JSON escape: fine.
+        parse_batch([{"event_type": "a", "content": {"\x00": "\x00"}}], 50)
+
+
+class JsonValuesTestCase(unittest.TestCase):
+    def assert_bad_value(self, item: Any, errcode: str, message: str) -> None:
+        with self.assertRaises(SynapseError) as raised:
+            check_json_values("Item 3", item)
+        self.assertEqual(
+            (raised.exception.code, raised.exception.errcode), (400, errcode)
+        )
+        self.assertEqual(raised.exception.msg.split(" is not")[0], message)
+
+    def test_names_where_a_bad_string_is(self) -> None:
+        self.assert_bad_value(
+            {"event_type": "a\ud800", "content": {}},
+            Codes.BAD_JSON,
+            "Item 3: event_type",
+        )
+        self.assert_bad_value(
+            {"content": {"list": [0, {"k": ["\udfff"]}]}},
+            Codes.BAD_JSON,
+            "Item 3: content.list[1].k[0]",
+        )
+
+    def test_a_bad_key_is_escaped_in_the_message(self) -> None:
+        with self.assertRaises(SynapseError) as raised:
+            check_json_values("Item 0", {"content": {"\ud800": {"\udc00x": 1}}})
+        message = raised.exception.msg
+        self.assertIn("a key in content", message)
+        # The message itself must be sendable as JSON in UTF-8.
+        message.encode("utf-8")
+
+    def test_names_where_a_non_finite_number_is(self) -> None:
+        for number in (float("inf"), float("-inf"), float("nan")):
+            self.assert_bad_value(
+                {"content": {"n": [1, 2.5, number]}},
+                Codes.NOT_JSON,
+                "Item 3: content.n[2]",
+            )
+
+    def test_deep_nesting_costs_no_recursion(self) -> None:
+        deep: Any = "\ud800"
+        for _ in range(5000):
+            deep = [deep]
+        self.assert_bad_value(
+            {"content": {"d": deep}}, Codes.BAD_JSON, "Item 3: content.d" + "[0]" * 5000
+        )
+
+    def test_good_values_pass(self) -> None:
+        check_json_values(
+            "Item 0",
+            {"content": {"e": "\U0001f600", "n": [0, -0.0, 1.5e300, 10**40, True]}},
         )
