@@ -11,8 +11,10 @@ changed. docs/development.md lists them too.
 
 What this file relies on:
 
-1. ``synapse.synapse_rust.types.Requester`` (from 1.155.0); before that the same
-   class is ``synapse.types.Requester``.
+1. ``synapse.synapse_rust.types.Requester`` (from 1.155.0), whose
+   ``app_service_id`` names the application service a request is made by; before
+   that the class is ``synapse.types.Requester``, which carries the
+   ``app_service`` itself (:func:`app_service_id_of`).
 2. ``RoomVersion.msc4242_state_dags`` (from 1.152.0, the experimental state-DAG room
    versions of MSC4242); before that no room version has state DAGs.
 3. ``FederationHandler.on_event_auth(event_id, room_id)`` (from 1.158.0, which also
@@ -54,11 +56,22 @@ else:
 
 __all__ = [
     "Requester",
+    "app_service_id_of",
     "event_auth_chain",
     "federation_hierarchy_without_full_state",
     "signatures_of",
     "uses_state_dags",
 ]
+
+
+# (1)
+def app_service_id_of(requester: Requester) -> str | None:
+    """The ID of the application service the request is made by, if any."""
+    if hasattr(requester, "app_service_id"):
+        return requester.app_service_id
+    # Synapse before 1.155.0.
+    app_service: Any = getattr(requester, "app_service", None)
+    return None if app_service is None else str(app_service.id)
 
 
 # (2)

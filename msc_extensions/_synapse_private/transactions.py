@@ -34,7 +34,7 @@ from synapse.server import HomeServer
 from twisted.internet.defer import Deferred
 from twisted.web.iweb import IRequest
 
-from msc_extensions._synapse_private.compat import Requester
+from msc_extensions._synapse_private.compat import Requester, app_service_id_of
 
 Response = tuple[int, Any]
 
@@ -86,10 +86,9 @@ def transaction_scope(requester: Requester) -> TransactionScope:
     user_id = requester.user.to_string()
     if requester.is_guest:
         return TransactionScope(f"guest {user_id}", user_id, None, None)
-    if requester.app_service_id is not None:
-        return TransactionScope(
-            f"appservice {requester.app_service_id}", user_id, None, None
-        )
+    app_service_id = app_service_id_of(requester)
+    if app_service_id is not None:
+        return TransactionScope(f"appservice {app_service_id}", user_id, None, None)
     if requester.device_id:
         return TransactionScope(
             f"device {user_id} {requester.device_id}",
