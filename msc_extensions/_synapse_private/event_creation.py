@@ -29,11 +29,18 @@ What this file relies on:
    65,536 bytes of canonical JSON, type, state key, sender and IDs at most 255
    bytes; ``EventSizeError``, 413 ``M_TOO_LARGE``) and its signature, where one
    failure likewise rejects the whole batch.
+7. ``EventBase.redacts``: ``persist_and_notify_client_events`` asserts that an
+   ``m.room.redaction`` names the event it redacts, failing the whole batch
+   otherwise. Room versions before 11 keep ``redacts`` beside the content, where
+   no batch item can put it (and those are the default room versions of Synapse
+   before 1.158.0).
 """
 
 from collections.abc import Mapping, Sequence
 
 import attr
+from synapse.api.constants import EventTypes
+from synapse.api.errors import Codes, SynapseError
 from synapse.event_auth import validate_event_for_room_version
 from synapse.events import EventBase
 from synapse.events.snapshot import UnpersistedEventContextBase
@@ -150,9 +157,17 @@ class EventCreation:
         an event.
 
         Raises:
-            SynapseError: 413 ``M_TOO_LARGE`` for an event over a size limit.
+            SynapseError: 413 ``M_TOO_LARGE`` for an event over a size limit;
+                (7) 400 ``M_BAD_JSON`` for a redaction that names no event.
         """
         validate_event_for_room_version(event)
+        if event.type == EventTypes.Redaction and event.redacts is None:
+            raise SynapseError(
+                400,
+                "A redaction must name the event it redacts; in this room version "
+                "that is beside the content, not in it",
+                Codes.BAD_JSON,
+            )
 
     async def check_auth(
         self, event: EventBase, earlier_in_chain: Mapping[str, EventBase]

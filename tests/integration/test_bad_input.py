@@ -171,6 +171,27 @@ class BadInputTestCase(ModuleTestCase):
             good_id, _ = json.loads(channel.result["body"])
             self.assertIsInstance(good_id, str, what)
 
+    def test_redaction_item_in_a_room_version_before_11_fails_alone(self) -> None:
+        # Before room version 11 ``redacts`` is beside the content, where no item
+        # can put it; such rooms are the default of Synapse before 1.158.0.
+        self.room_id = self.helper.create_room_as(
+            self.helper.auth_user_id or "@admin:test",
+            tok=self.admin_token,
+            room_version="10",
+        )
+        redaction = ODD_ITEMS[-1]
+        self.assertIn("m.room.redaction", redaction)
+        channel = self.batch_with(0, redaction, "v10")
+        self.assertEqual(channel.code, HTTPStatus.OK, channel.result)
+        good_id, redaction_id = json.loads(channel.result["body"])
+        self.assertIsInstance(good_id, str)
+        self.assertIsNone(redaction_id)
+
+        path = BATCH.format(room=quote(self.room_id), txn="v10-alone")
+        channel = self.send("PUT", path, f"[{redaction}]".encode())
+        self.assertEqual(channel.code, 400, channel.result)
+        self.assertEqual(channel.json_body["errcode"], "M_BAD_JSON")
+
     def test_batch_state_bad_room_ids(self) -> None:
         body = b'[{"event_type": "m.room.topic", "content": {"topic": "x"}}]'
         for index, room in enumerate(BAD_ROOM_IDS):
