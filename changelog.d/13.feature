@@ -1,0 +1,1 @@
+Supports Synapse 1.140.0 (October 2025) to 1.163.x, a year of releases: the private APIs that changed in between are bridged in one module, a partial-state room's federation `/hierarchy` answers at once on releases before 1.156.0 too, and every test runs on both ends of the range (`tox -e oldest`).
