@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from synapse.api.room_versions import KNOWN_ROOM_VERSIONS
 from synapse.module_api import ModuleApi
 from synapse.types import JsonDict
 
@@ -375,12 +376,20 @@ class BatchStateInPartialStateRoomTests(E2ETestCase):
         b = await start_homeserver(self)
         owner = await a.register_user(self.client, "ps_owner")
         bob = await b.register_user(self.client, "ps_bob")
+        users = {bob.user_id: 100}
+        status, capabilities = await self.client.get_json(
+            a.client_url + "/_matrix/client/v3/capabilities",
+            access_token=owner.access_token,
+        )
+        self.assertEqual(status, 200, capabilities)
+        default = capabilities["capabilities"]["m.room_versions"]["default"]
+        # Synapse's default room version is 10 before 1.158.0 and 12 from 1.162.0.
+        # Before version 12 the creator must be listed too; from 12 it must not.
+        if not KNOWN_ROOM_VERSIONS[default].msc4289_creator_power_enabled:
+            users[owner.user_id] = 100
         status, body = await self.client.post_json(
             a.client_url + "/_matrix/client/v3/createRoom",
-            {
-                "preset": "public_chat",
-                "power_level_content_override": {"users": {bob.user_id: 100}},
-            },
+            {"preset": "public_chat", "power_level_content_override": {"users": users}},
             access_token=owner.access_token,
         )
         self.assertEqual(status, 200, body)
