@@ -1,11 +1,8 @@
 """``PUT /_matrix/client/unstable/org.matrix.msc3192/rooms/{roomId}/batch_state/{txnId}``."""
 
-import os
 import re
-from typing import Any
 
-from synapse.api.errors import Codes, SynapseError
-from synapse.http.servlet import RestServlet, parse_json_value_from_request
+from synapse.http.servlet import RestServlet
 from synapse.http.site import SynapseRequest
 from synapse.module_api import ModuleApi
 
@@ -13,6 +10,7 @@ from msc_extensions.msc3192.config import Msc3192Config
 from msc_extensions.msc3192.handler import BatchStateHandler
 from msc_extensions.msc3192.response import Response
 from msc_extensions.msc3192.validation import parse_batch
+from msc_extensions.request_bodies import read_json_body
 from msc_extensions.transactions.service import PersistedTransactions
 
 UNSTABLE_PREFIX = "/_matrix/client/unstable/org.matrix.msc3192"
@@ -61,21 +59,3 @@ class BatchStateServlet(RestServlet):
             txn_id,
             lambda: self._handler.handle(requester, room_id, items),
         )
-
-
-def read_json_body(request: SynapseRequest, max_bytes: int) -> Any:
-    """The request's JSON value, as Synapse parses it (400 ``M_NOT_JSON`` for
-    anything that is not JSON, ``NaN`` and too deep nesting included), once the
-    body is known to be at most ``max_bytes`` long (400 ``M_TOO_LARGE``)."""
-    content = request.content
-    if content is not None:
-        content.seek(0, os.SEEK_END)
-        size = content.tell()
-        content.seek(0)
-        if size > max_bytes:
-            raise SynapseError(
-                400,
-                f"The body is larger than the limit of {max_bytes} bytes",
-                Codes.TOO_LARGE,
-            )
-    return parse_json_value_from_request(request)

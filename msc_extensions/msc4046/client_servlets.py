@@ -7,14 +7,11 @@ Both take ``server_name`` (repeatable): servers in the room to go through when t
 server is not in it.
 """
 
-import os
 import re
 from collections.abc import Awaitable, Callable
 
-from synapse.api.errors import Codes, SynapseError
 from synapse.http.servlet import (
     RestServlet,
-    parse_json_object_from_request,
     parse_strings_from_args,
 )
 from synapse.http.site import SynapseRequest
@@ -25,6 +22,7 @@ from msc_extensions._synapse_private.requesters import Requester
 from msc_extensions._synapse_private.transactions import Response
 from msc_extensions.msc4046.handler import Msc4046Handler
 from msc_extensions.msc4046.templates import parse_template_request
+from msc_extensions.request_bodies import read_json_object_body
 from msc_extensions.transactions.service import PersistedTransactions
 
 CLIENT_PREFIX = "/_matrix/client/unstable/org.matrix.msc4046"
@@ -92,7 +90,7 @@ class SendPduServlet(RestServlet):
         self, request: SynapseRequest, room_id: str, txn_id: str
     ) -> Response:
         requester = await self._api.get_user_by_req(request)
-        pdu = read_pdu(request)
+        pdu = read_json_object_body(request, MAX_PDU_BYTES)
         server_names = parse_strings_from_args(
             request.args or {}, "server_name", default=[]
         )
@@ -116,20 +114,3 @@ class SendPduServlet(RestServlet):
         return await self._transactions.fetch_or_execute(
             TRANSACTION_ENDPOINT, request, requester, txn_id, send
         )
-
-
-def read_pdu(request: SynapseRequest) -> JsonDict:
-    """The body, a JSON object of at most :data:`MAX_PDU_BYTES` (400 otherwise:
-    ``M_TOO_LARGE``, ``M_NOT_JSON``, ``M_BAD_JSON``)."""
-    content = request.content
-    if content is not None:
-        content.seek(0, os.SEEK_END)
-        size = content.tell()
-        content.seek(0)
-        if size > MAX_PDU_BYTES:
-            raise SynapseError(
-                400,
-                f"The PDU is larger than the limit of {MAX_PDU_BYTES} bytes",
-                Codes.TOO_LARGE,
-            )
-    return parse_json_object_from_request(request)
