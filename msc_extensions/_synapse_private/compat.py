@@ -34,6 +34,10 @@ What this file relies on:
    1.156.0 does.
 5. ``EventBase.signatures``: from 1.153.0 Synapse's Rust ``Signatures``, copied out
    with ``as_dict()``; before that a plain ``dict``.
+6. ``ResponseCache(clock=, name=, server_name=, timeout=Duration)`` (from 1.149.0;
+   ``synapse.util.duration.Duration`` itself exists from 1.144.0); before that the
+   time a result is kept is ``timeout_ms``, in milliseconds
+   (:func:`response_cache`).
 """
 
 import inspect
@@ -45,6 +49,7 @@ from synapse.events import EventBase
 from synapse.server import HomeServer
 from synapse.types import JsonDict
 from synapse.types.state import StateFilter
+from synapse.util.caches.response_cache import ResponseCache
 
 if TYPE_CHECKING:
     from synapse.synapse_rust.types import Requester
@@ -59,6 +64,7 @@ __all__ = [
     "app_service_id_of",
     "event_auth_chain",
     "federation_hierarchy_without_full_state",
+    "response_cache",
     "signatures_of",
     "uses_state_dags",
 ]
@@ -143,3 +149,27 @@ def signatures_of(event: EventBase) -> dict[str, dict[str, str]]:
     if isinstance(signatures, dict):  # Synapse before 1.153.0
         return {server: dict(by_key) for server, by_key in signatures.items()}
     return dict(signatures.as_dict())
+
+
+# (6)
+def response_cache(hs: HomeServer, name: str, window_ms: int) -> ResponseCache[Any]:
+    """Synapse's ``ResponseCache``, keeping each result for ``window_ms`` after it
+    completes."""
+    parameters = inspect.signature(ResponseCache.__init__).parameters
+    if "timeout" not in parameters:  # Synapse before 1.149.0
+        build: Any = ResponseCache
+        cache: ResponseCache[Any] = build(
+            clock=hs.get_clock(),
+            name=name,
+            server_name=hs.hostname,
+            timeout_ms=window_ms,
+        )
+        return cache
+    from synapse.util.duration import Duration
+
+    return ResponseCache(
+        clock=hs.get_clock(),
+        name=name,
+        server_name=hs.hostname,
+        timeout=Duration(milliseconds=window_ms),
+    )
