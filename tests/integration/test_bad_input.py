@@ -97,3 +97,19 @@ class FederationBadInputTestCase(ModuleTestCase):
             # status is what must never be a 5xx.
             self.assertGreaterEqual(channel.code, 400, path)
             self.assertLess(channel.code, 500, f"{path}: {channel.result}")
+
+    def test_current_state_endpoints_bad_paths(self) -> None:
+        prefixes = [
+            "/_matrix/federation/v1",
+            "/_matrix/federation/unstable/org.matrix.msc2314",
+        ]
+        queries = ["", "?event_id=", "?event_id=%24nothing", "?event_id=%FF"]
+        for prefix in prefixes:
+            for endpoint in ("state", "state_ids"):
+                for room in BAD_ROOM_IDS:
+                    for query in queries:
+                        path = f"{prefix}/{endpoint}/{quote(room)}{query}"
+                        channel = self.make_signed_federation_request("GET", path)
+                        self.assertGreaterEqual(channel.code, 400, path)
+                        self.assertLess(channel.code, 500, f"{path}: {channel.result}")
+                        self.assertIsInstance(channel.json_body.get("errcode"), str)
