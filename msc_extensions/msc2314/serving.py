@@ -18,7 +18,7 @@ cached in the same way, as JSON objects (they are small).
 from collections.abc import Callable, Sequence
 
 from synapse.api.errors import AuthError, NotFoundError
-from synapse.events import EventBase
+from synapse.module_api import EventBase
 from synapse.types import JsonDict
 
 from msc_extensions._synapse_private.current_state import (
