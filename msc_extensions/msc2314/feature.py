@@ -10,13 +10,18 @@ from collections.abc import Iterable
 
 from synapse.http.servlet import RestServlet
 
+from msc_extensions._synapse_private.pdu_checks import EventChecks, RemoteStateClient
 from msc_extensions._synapse_private.resources import (
     FederationAuthenticator,
     FederationRateLimiter,
     FederationServlet,
 )
+from msc_extensions._synapse_private.room_rejoin import RoomRejoin
 from msc_extensions.feature import Feature, FeatureContext
+from msc_extensions.msc2314.admin import RecoverRoomServlet
 from msc_extensions.msc2314.config import Msc2314Config
+from msc_extensions.msc2314.fetching import CurrentStateFetcher
+from msc_extensions.msc2314.recovery import RoomRecovery
 from msc_extensions.msc2314.serving import CurrentStateServer
 from msc_extensions.msc2314.servlets import StateIdsServlet, StateServlet
 
@@ -28,6 +33,14 @@ class Msc2314Feature(Feature):
         self._hs = context.hs
         self._config = config
         self._server = CurrentStateServer(context.hs, config, context.partial_state)
+        self._api = context.api
+        self._on_main_process = context.on_main_process
+        self.fetcher = CurrentStateFetcher(
+            RemoteStateClient(context.hs),
+            EventChecks(context.hs),
+            context.partial_state,
+        )
+        self.recovery = RoomRecovery(context.api, self.fetcher, RoomRejoin(context.hs))
 
     def federation_servlets(
         self,
@@ -50,4 +63,8 @@ class Msc2314Feature(Feature):
         return servlets
 
     def admin_servlets(self) -> Iterable[RestServlet]:
-        return ()
+        if not self._on_main_process:
+            return ()
+        return (
+            RecoverRoomServlet(self._api, self.recovery, self._config.recovery_wait_ms),
+        )

@@ -16,6 +16,7 @@ from tests.server import FakeChannel
 
 BATCH = "/_matrix/client/unstable/org.matrix.msc3192/rooms/{room}/batch_state/{txn}"
 ROOMS = "/_synapse/admin/v1/msc_extensions/partial_state_rooms"
+RECOVER = "/_synapse/admin/v1/msc_extensions/rooms/{room}/recover"
 
 BAD_BODIES: list[bytes] = [
     b"",
@@ -70,6 +71,14 @@ class BadInputTestCase(ModuleTestCase):
             for body in BAD_BODIES:
                 channel = self.send("DELETE", f"{ROOMS}/{quote(room)}", body)
                 self.assert_matrix_error(channel, f"delete {room} {body[:20]!r}")
+
+    def test_recovery_api_bad_room_ids_and_bodies(self) -> None:
+        for room in [*BAD_ROOM_IDS, self.room_id]:
+            path = RECOVER.format(room=quote(room))
+            self.assert_matrix_error(self.send("GET", path, b""), f"status {room}")
+            for body in [*BAD_BODIES, b'{"servers": [""]}', b'{"servers": ["a b"]}']:
+                channel = self.send("POST", path, body)
+                self.assert_matrix_error(channel, f"recover {room} {body[:20]!r}")
 
     def test_admin_list_with_a_bad_query(self) -> None:
         channel = self.send("GET", f"{ROOMS}?from=-1&limit=abc", b"")

@@ -29,7 +29,11 @@ V1 = "/_matrix/federation/v1"
 BUSY = "busy.example.com"
 
 
-class FetchingTests(PartialStateTestCase):
+class ServedRemoteRoomTestCase(PartialStateTestCase):
+    """``other.example.com`` serves the fixture's room over a patched federation
+    client: ``/state_ids`` and ``/state`` (current state when no event is named,
+    ``state_before[event_id]`` otherwise) and ``/event``."""
+
     def prepare(self, *args: Any) -> None:
         super().prepare(*args)
         self.trust_server(self.OTHER_SERVER_NAME)
@@ -42,6 +46,8 @@ class FetchingTests(PartialStateTestCase):
             self.power_levels,
             self.join_rules,
         ]
+        self.state_before: dict[str, list[EventBase]] = {}
+        self.extra_events: list[EventBase] = []
         self.pdu_overrides: dict[str, JsonDict] = {}
         self.unstable_known = True
         self.paths: list[str] = []
@@ -49,13 +55,7 @@ class FetchingTests(PartialStateTestCase):
         patcher = patch.object(http_client, "get_json", side_effect=self._get_json)
         patcher.start()
         self.addCleanup(patcher.stop)
-        self.fetcher = CurrentStateFetcher(
-            RemoteStateClient(self.hs),
-            EventChecks(self.hs),
-            PartialStateService(self.hs, UNSTABLE_ERRCODE),
-        )
 
-    # The remote server.
     def pdu(self, event: EventBase) -> JsonDict:
         return self.pdu_overrides.get(event.event_id, event.get_pdu_json())
 
@@ -71,25 +71,40 @@ class FetchingTests(PartialStateTestCase):
             raise HttpResponseException(
                 404, "Not Found", b'{"errcode":"M_UNRECOGNIZED"}'
             )
+        state, auth_chain = self.state, self.auth_chain
+        if args and args.get("event_id"):
+            (at,) = args["event_id"]
+            state = self.state_before[at]
+            auth_chain = []
         for prefix in (UNSTABLE, V1):
             if path.startswith(prefix + "/state_ids/"):
                 return {
                     "room_version": self.served_version,
-                    "pdu_ids": [e.event_id for e in self.state],
-                    "auth_chain_ids": [e.event_id for e in self.auth_chain],
+                    "pdu_ids": [e.event_id for e in state],
+                    "auth_chain_ids": [e.event_id for e in auth_chain],
                 }
             if path.startswith(prefix + "/state/"):
                 return {
                     "room_version": self.served_version,
-                    "pdus": [self.pdu(e) for e in self.state],
-                    "auth_chain": [self.pdu(e) for e in self.auth_chain],
+                    "pdus": [self.pdu(e) for e in state],
+                    "auth_chain": [self.pdu(e) for e in auth_chain],
                 }
         if path.startswith(V1 + "/event/"):
             event_id = unquote(path[len(V1 + "/event/") :])
-            for event in [*self.state, *self.auth_chain]:
+            for event in [*self.state, *self.auth_chain, *self.extra_events]:
                 if event.event_id == event_id:
                     return {"pdus": [self.pdu(event)]}
         raise HttpResponseException(404, "Not Found", b'{"errcode":"M_NOT_FOUND"}')
+
+
+class FetchingTests(ServedRemoteRoomTestCase):
+    def prepare(self, *args: Any) -> None:
+        super().prepare(*args)
+        self.fetcher = CurrentStateFetcher(
+            RemoteStateClient(self.hs),
+            EventChecks(self.hs),
+            PartialStateService(self.hs, UNSTABLE_ERRCODE),
+        )
 
     # Forgeries.
     def signed_by_other(self, fields: JsonDict) -> EventBase:
