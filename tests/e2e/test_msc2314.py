@@ -3,45 +3,10 @@ A's current state without an event ID; C, with nobody in the room, is refused.""
 
 from urllib.parse import quote
 
-from tests.e2e.client import JsonClient
-from tests.e2e.homeserver import E2ETestCase, Homeserver, start_homeserver, start_pair
+from tests.e2e.homeserver import E2ETestCase, start_homeserver, start_pair
+from tests.e2e.rooms import create_room, join_over_federation
 
 UNSTABLE = "/_matrix/federation/unstable/org.matrix.msc2314"
-
-
-async def create_room(client: JsonClient, hs: Homeserver, token: str) -> str:
-    status, body = await client.post_json(
-        hs.client_url + "/_matrix/client/v3/createRoom",
-        {"preset": "public_chat"},
-        access_token=token,
-    )
-    assert status == 200, body
-    room_id: str = body["room_id"]
-    return room_id
-
-
-async def join_over_federation(
-    client: JsonClient, hs: Homeserver, via: Homeserver, room_id: str, token: str
-) -> None:
-    status, body = await client.post_json(
-        hs.client_url
-        + f"/_matrix/client/v3/join/{quote(room_id)}?server_name={quote(via.server_name)}",
-        {},
-        access_token=token,
-    )
-    assert status == 200, body
-
-
-async def joined_members(
-    client: JsonClient, hs: Homeserver, room_id: str, token: str
-) -> set[str]:
-    status, body = await client.get_json(
-        hs.client_url + f"/_matrix/client/v3/rooms/{quote(room_id)}/joined_members",
-        access_token=token,
-    )
-    if status != 200:
-        return set()
-    return set(body["joined"])
 
 
 class CurrentStateE2ETests(E2ETestCase):

@@ -8,24 +8,25 @@ alice's new messages reach bob on B. On SQLite, then with B on PostgreSQL.
 
 import os
 import shutil
-import time
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from tests.e2e.client import JsonClient
 from tests.e2e.homeserver import (
     E2ETestCase,
     Homeserver,
-    RegisteredUser,
     start_homeserver,
 )
 from tests.e2e.postgres import PostgresCluster, postgres_cluster
-from tests.e2e.process import pause
-from tests.e2e.test_msc2314 import create_room, join_over_federation
+from tests.e2e.rooms import (
+    create_room,
+    join_over_federation,
+    joined_rooms,
+    send_message,
+    wait_for_message,
+)
 
 RECOVER = "/_synapse/admin/v1/msc_extensions/rooms/{room}/recover"
-MESSAGE_TIMEOUT_S = 30.0
 
 
 class Backup(Protocol):
@@ -78,52 +79,6 @@ async def restart(hs: Homeserver, between: Any = None) -> None:
         between(hs)
     hs.launch()
     await hs.wait_until_ready()
-
-
-async def wait_for_message(
-    client: JsonClient, hs: Homeserver, user: RegisteredUser, room_id: str, text: str
-) -> None:
-    deadline = time.monotonic() + MESSAGE_TIMEOUT_S
-    url = (
-        hs.client_url
-        + f"/_matrix/client/v3/rooms/{quote(room_id)}/messages?dir=b&limit=20"
-    )
-    while True:
-        status, body = await client.get_json(url, access_token=user.access_token)
-        if status == 200 and any(
-            e.get("content", {}).get("body") == text for e in body["chunk"]
-        ):
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"{user.user_id} never saw {text!r} on {hs.server_name}: {status} {body}"
-            )
-        await pause()
-
-
-async def send_message(
-    client: JsonClient, hs: Homeserver, user: RegisteredUser, room_id: str, text: str
-) -> None:
-    status, body = await client.put_json(
-        hs.client_url
-        + f"/_matrix/client/v3/rooms/{quote(room_id)}/send/m.room.message/"
-        + f"t{time.monotonic_ns()}",
-        {"msgtype": "m.text", "body": text},
-        access_token=user.access_token,
-    )
-    assert status == 200, body
-
-
-async def joined_rooms(
-    client: JsonClient, hs: Homeserver, user: RegisteredUser
-) -> list[str]:
-    status, body = await client.get_json(
-        hs.client_url + "/_matrix/client/v3/joined_rooms",
-        access_token=user.access_token,
-    )
-    assert status == 200, body
-    rooms: list[str] = body["joined_rooms"]
-    return rooms
 
 
 class _RecoveryScenario(E2ETestCase):
