@@ -15,7 +15,7 @@ being computed, gets the very bytes of the first answer. ``/state_ids`` answers 
 cached in the same way, as JSON objects (they are small).
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from synapse.api.errors import AuthError, NotFoundError
 from synapse.module_api import EventBase
@@ -31,13 +31,12 @@ from msc_extensions._synapse_private.current_state import (
 from msc_extensions._synapse_private.federation_answers import FederationAnswers
 from msc_extensions._synapse_private.resources import HomeServer
 from msc_extensions.msc2314.config import Msc2314Config
+from msc_extensions.msc2314.metrics import CurrentStateMetrics
 from msc_extensions.partial_state.service import PartialStateService
 
 #: Events read from the store at a time: each batch's work on the reactor (events
 #: made from rows) stays short even for rooms of tens of thousands of members.
 EVENT_BATCH = 500
-
-ToPdus = Callable[[Sequence[EventBase]], list[JsonDict]]
 
 
 class CurrentStateServer:
@@ -59,26 +58,30 @@ class CurrentStateServer:
         self._state_ids_cache = AnswerCache(
             hs, "msc2314_current_state_ids", config.cache_window_ms
         )
+        self._metrics = CurrentStateMetrics(hs.hostname)
         self._ratelimiter = OriginRatelimiter(
             hs, "msc2314_current_state", config.rate_per_second, config.rate_burst_count
         )
 
     async def state(self, origin: str, room_id: str) -> EncodedJson:
         """``{room_version, pdus, auth_chain}``, encoded."""
-        room_version = await self._check_access(origin, room_id)
-        extremities = await self._reads.forward_extremities(room_id)
-        return await self._state_cache.get_or_compute(
-            (room_id, extremities), lambda: self._compute_state(room_id, room_version)
-        )
+        with self._metrics.answering("state"):
+            room_version = await self._check_access(origin, room_id)
+            extremities = await self._reads.forward_extremities(room_id)
+            return await self._state_cache.get_or_compute(
+                (room_id, extremities),
+                lambda: self._compute_state(room_id, room_version),
+            )
 
     async def state_ids(self, origin: str, room_id: str) -> JsonDict:
         """``{room_version, pdu_ids, auth_chain_ids}``."""
-        room_version = await self._check_access(origin, room_id)
-        extremities = await self._reads.forward_extremities(room_id)
-        return await self._state_ids_cache.get_or_compute(
-            (room_id, extremities),
-            lambda: self._compute_state_ids(room_id, room_version),
-        )
+        with self._metrics.answering("state_ids"):
+            room_version = await self._check_access(origin, room_id)
+            extremities = await self._reads.forward_extremities(room_id)
+            return await self._state_ids_cache.get_or_compute(
+                (room_id, extremities),
+                lambda: self._compute_state_ids(room_id, room_version),
+            )
 
     async def room_version_of(self, room_id: str) -> str:
         version = await self._reads.room_version(room_id)
@@ -96,6 +99,7 @@ class CurrentStateServer:
         return room_version
 
     async def _compute_state_ids(self, room_id: str, room_version: str) -> JsonDict:
+        self._metrics.computed("state_ids")
         state_ids = await self._reads.current_state_ids(room_id)
         auth_chain_ids = await self._reads.auth_chain_ids(room_id, state_ids)
         return {
@@ -105,19 +109,16 @@ class CurrentStateServer:
         }
 
     async def _compute_state(self, room_id: str, room_version: str) -> EncodedJson:
+        self._metrics.computed("state")
         state_ids = await self._reads.current_state_ids(room_id)
         auth_chain_ids = await self._reads.auth_chain_ids(room_id, state_ids)
         state = await self._events(state_ids)
         auth_chain = await self._events(auth_chain_ids)
-
-        def build(to_pdus: ToPdus) -> JsonDict:
-            return {
-                "room_version": room_version,
-                "pdus": to_pdus(state),
-                "auth_chain": to_pdus(auth_chain),
-            }
-
-        return await encode_off_reactor(self._hs, build)
+        return await encode_off_reactor(
+            self._hs,
+            {"room_version": room_version},
+            {"pdus": state, "auth_chain": auth_chain},
+        )
 
     async def _events(self, event_ids: Sequence[str]) -> list[EventBase]:
         events: list[EventBase] = []
