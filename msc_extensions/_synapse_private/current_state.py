@@ -8,7 +8,7 @@ What this file relies on, and why:
    ``get_auth_chain_ids``, ``StateStorageController.get_current_state_ids`` and
    ``EventsWorkerStore.get_events_as_list``: the reads Synapse's own ``/state``
    makes, at the room's current state rather than at an event. All of them work on
-   workers. ``concurrently_execute`` keeps a few batches of event reads in flight.
+   workers.
 2. ``EventAuthHandler.is_host_in_room``: whether a server has a joined member in
    the room's current state, as Synapse's own ``/state`` decides it.
 3. ``FederationServer.on_room_state_request`` and ``on_state_ids_request``: what
@@ -41,7 +41,6 @@ from synapse.http.site import SynapseRequest
 from synapse.logging.context import defer_to_thread
 from synapse.server import HomeServer
 from synapse.types import JsonDict
-from synapse.util.async_helpers import concurrently_execute
 from synapse.util.caches.response_cache import ResponseCache
 from synapse.util.duration import Duration
 from synapse.util.json import json_encoder
@@ -95,23 +94,9 @@ class CurrentStateReads:
     ) -> list[str]:
         return list(await self._store.get_auth_chain_ids(room_id, event_ids))
 
-    async def events(
-        self, event_ids: Sequence[str], batch: int, concurrency: int
-    ) -> list[EventBase]:
-        """The events, in order, read ``batch`` at a time with up to
-        ``concurrency`` batches in flight: each batch's work on the reactor (events
-        made from rows) stays short, while the database keeps busy."""
-        batches = [
-            event_ids[start : start + batch]
-            for start in range(0, len(event_ids), batch)
-        ]
-        results: list[list[EventBase]] = [[] for _ in batches]
-
-        async def read(index: int) -> None:
-            results[index] = await self._store.get_events_as_list(batches[index])
-
-        await concurrently_execute(read, range(len(batches)), concurrency)
-        return [event for events in results for event in events]
+    async def events(self, event_ids: Sequence[str]) -> list[EventBase]:
+        events: list[EventBase] = await self._store.get_events_as_list(event_ids)
+        return events
 
     async def builtin_state(
         self, origin: str, room_id: str, event_id: str

@@ -37,8 +37,6 @@ from msc_extensions.partial_state.service import PartialStateService
 #: Events read from the store at a time: each batch's work on the reactor (events
 #: made from rows) stays short even for rooms of tens of thousands of members.
 EVENT_BATCH = 500
-#: Batches of events read at once.
-EVENT_BATCHES_IN_FLIGHT = 4
 
 
 class CurrentStateServer:
@@ -123,4 +121,7 @@ class CurrentStateServer:
         )
 
     async def _events(self, event_ids: Sequence[str]) -> list[EventBase]:
-        return await self._reads.events(event_ids, EVENT_BATCH, EVENT_BATCHES_IN_FLIGHT)
+        events: list[EventBase] = []
+        for start in range(0, len(event_ids), EVENT_BATCH):
+            events += await self._reads.events(event_ids[start : start + EVENT_BATCH])
+        return events
