@@ -6,6 +6,7 @@ the room, as after a restore from a backup taken before alice joined.
 """
 
 from typing import Any
+from unittest.mock import patch
 from urllib.parse import quote
 
 from synapse.api.errors import Codes
@@ -209,3 +210,41 @@ class SlowRecoveryTests(_RecoveryTestCase):
         self.assertEqual(status["status"], "succeeded")
         self.assertEqual(status["report"]["users_restored"], [self.alice_id])
         self.assertEqual(self.joined_rooms(), [self.room_id])
+
+
+class EventsDuringRecoveryTests(_RecoveryTestCase):
+    def test_an_event_arriving_while_the_room_is_stored_is_kept(self) -> None:
+        handler = self.hs.get_federation_event_handler()
+        synapse_process_remote_join = handler.process_remote_join
+        arrived = self._event(
+            {
+                "type": "m.room.message",
+                "sender": self.creator,
+                "content": {"msgtype": "m.text", "body": "sent during the recovery"},
+                "prev_events": [self.latest.event_id],
+                "depth": self.latest.depth + 1,
+                "auth_events": [
+                    self.create.event_id,
+                    self.power_levels.event_id,
+                    self.creator_join.event_id,
+                ],
+            }
+        )
+
+        async def arrives_meanwhile(*args: Any, **kwargs: Any) -> int:
+            # The room's row exists; its state is not stored yet.
+            await handler.on_receive_pdu(self.OTHER_SERVER_NAME, arrived)
+            return await synapse_process_remote_join(*args, **kwargs)
+
+        with patch.object(handler, "process_remote_join", arrives_meanwhile):
+            code, body = self.recover()
+        self.assertEqual(code, 200, body)
+        self.reactor.advance(0.5)
+        code, messages = self.request_json(
+            "GET",
+            f"/_matrix/client/v3/rooms/{self.room_id}/messages?dir=b&limit=5",
+            access_token=self.alice_token,
+        )
+        self.assertEqual(code, 200, messages)
+        bodies = [e["content"].get("body") for e in messages["chunk"]]
+        self.assertEqual(bodies[0], "sent during the recovery")
