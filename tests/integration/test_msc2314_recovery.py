@@ -234,7 +234,8 @@ class EventsDuringRecoveryTests(_RecoveryTestCase):
         async def arrives_meanwhile(*args: Any, **kwargs: Any) -> int:
             # The room's row exists; its state is not stored yet.
             await handler.on_receive_pdu(self.OTHER_SERVER_NAME, arrived)
-            return await synapse_process_remote_join(*args, **kwargs)
+            stream_id: int = await synapse_process_remote_join(*args, **kwargs)
+            return stream_id
 
         with patch.object(handler, "process_remote_join", arrives_meanwhile):
             code, body = self.recover()
