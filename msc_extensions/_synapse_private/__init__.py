@@ -30,6 +30,11 @@ this package import nothing from the rest of ``msc_extensions``.
 - :mod:`.error_responses`: rewriting the error code of a resource's answers
   (MSC3895).
 - :mod:`.room_removal`: local users leaving a room, and purging it (MSC3902).
+- :mod:`.current_state`: reading and serving a room's current state, its cache,
+  rate limit and off-reactor encoding (MSC2314).
+- :mod:`.pdu_checks`: asking other servers for state, and Synapse's checks of
+  what they answer (MSC2314).
+- :mod:`.room_rejoin`: storing a recovered room as a join stores it (MSC2314).
 
 Outside this package the module uses only what Synapse offers modules and servlet
 authors: ``synapse.module_api``, ``synapse.api.errors``, ``synapse.api.constants``,
