@@ -92,8 +92,9 @@ class WorkerTests(E2ETestCase):
 
 class CurrentStateOnWorkersTests(E2ETestCase):
     async def test_state_answers_on_a_federation_worker(self) -> None:
-        """MSC2314's /state and /state_ids answer on a worker's federation
-        listener; its recovery API answers on the main process only."""
+        """MSC2314's /state and /state_ids, and MSC4046's federation make_pdu,
+        answer on a worker's federation listener; MSC2314's recovery API answers
+        on the main process only."""
         cluster = postgres_cluster()
         redis = await redis_server()
         main = await start_homeserver(
@@ -118,6 +119,23 @@ class CurrentStateOnWorkersTests(E2ETestCase):
             )
             self.assertEqual(status, 200, body)
             self.assertEqual(body["room_version"], "12")
+
+        # MSC4046's federation make_pdu answers a signed request on the same
+        # worker listener with a template for the remote user.
+        status, body = await signed_request(
+            self.client,
+            origin=remote.server_name,
+            signing_key=remote.signing_key(),
+            destination=main.server_name,
+            destination_url=worker.client_url,
+            method="GET",
+            uri=f"/_matrix/federation/unstable/org.matrix.msc4046/make_pdu/"
+            f"{quote(room_id)}?event_type=m.room.message&user_id={quote(bob.user_id)}"
+            "&ver=12",
+        )
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["pdu"]["sender"], bob.user_id)
+        self.assertEqual(body["room_version"], "12")
 
         recover = f"/_synapse/admin/v1/msc_extensions/rooms/{quote(room_id)}/recover"
         status, body = await self.client.get_json(
