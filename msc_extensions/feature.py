@@ -102,6 +102,5 @@ class FeatureSpec(Generic[ConfigT]):
     name: str
     #: Parses the section (an empty one gives the defaults); raises ``ConfigError``.
     parse: Callable[[SectionReader], ConfigT]
-    #: Builds the feature when its section is enabled. None for a proposal whose
-    #: section is accepted ahead of its implementation: nothing is built.
-    build: Callable[[FeatureContext, ConfigT], Feature] | None
+    #: Builds the feature when its section is enabled.
+    build: Callable[[FeatureContext, ConfigT], Feature]

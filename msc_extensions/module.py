@@ -80,9 +80,9 @@ def build_features(
     specs: Sequence[FeatureSpec[Any]], config: ModuleConfig, context: FeatureContext
 ) -> list[Feature]:
     """The features this homeserver serves: each registered one whose section is
-    enabled and that has something to build."""
-    features = []
-    for spec in specs:
-        if spec.build is not None and config[spec.name].enabled:
-            features.append(spec.build(context, config[spec.name]))
-    return features
+    enabled."""
+    return [
+        spec.build(context, config[spec.name])
+        for spec in specs
+        if config[spec.name].enabled
+    ]

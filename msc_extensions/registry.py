@@ -9,6 +9,8 @@ from typing import Any
 
 from msc_extensions.config import FeatureToggleConfig
 from msc_extensions.feature import FeatureSpec
+from msc_extensions.msc2314.config import Msc2314Config
+from msc_extensions.msc2314.feature import Msc2314Feature
 from msc_extensions.msc3192.config import Msc3192Config
 from msc_extensions.msc3192.feature import Msc3192Feature
 from msc_extensions.msc3895.config import Msc3895Config
@@ -20,9 +22,7 @@ from msc_extensions.msc4046.feature import Msc4046Feature
 FEATURES: tuple[FeatureSpec[Any], ...] = (
     FeatureSpec("msc3192", Msc3192Config.from_section, Msc3192Feature),
     FeatureSpec("msc4046", FeatureToggleConfig.from_section, Msc4046Feature),
-    # Sections accepted ahead of their implementation, so that configurations
-    # written now keep working; nothing is built for them yet.
-    FeatureSpec("msc2314", FeatureToggleConfig.from_section, None),
+    FeatureSpec("msc2314", Msc2314Config.from_section, Msc2314Feature),
     FeatureSpec("msc3895", Msc3895Config.from_section, Msc3895Feature),
     FeatureSpec("msc3902", Msc3902Config.from_section, Msc3902Feature),
 )

@@ -38,6 +38,11 @@ this package import nothing from the rest of ``msc_extensions``.
   local event, on another server's behalf, or out of band),
   :mod:`.federation_requests` (signed requests to other servers, several at once)
   and :mod:`.message_ratelimits` (``rc_message``, as ``/send`` takes it).
+- :mod:`.current_state`: reading and serving a room's current state, its cache,
+  rate limit and off-reactor encoding (MSC2314).
+- :mod:`.pdu_checks`: asking other servers for state, and Synapse's checks of
+  what they answer (MSC2314).
+- :mod:`.room_rejoin`: storing a recovered room as a join stores it (MSC2314).
 
 Outside this package the module uses only what Synapse offers modules and servlet
 authors: ``synapse.module_api``, ``synapse.api.errors``, ``synapse.api.constants``,

@@ -46,8 +46,7 @@ class ClientListenerTests(E2ETestCase):
         self.assertEqual(status, 200, body)
         self.assertEqual(
             set(body["features"]),
-            # The features built: msc2314 has a section, no code yet.
-            {"msc3192", "msc3895", "msc3902", "msc4046", "probe"},
+            {"msc3192", "msc4046", "msc2314", "msc3895", "msc3902", "probe"},
         )
 
         status, body = await self.client.get_json(

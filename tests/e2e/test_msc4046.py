@@ -8,6 +8,7 @@ from urllib.parse import quote, urlencode
 from synapse.api.room_versions import KNOWN_ROOM_VERSIONS
 from synapse.types import JsonDict
 
+from tests.e2e.config import LOOPBACK, free_port
 from tests.e2e.homeserver import E2ETestCase, Homeserver, HomeserverPair, shared_pair
 from tests.e2e.process import pause
 
@@ -113,6 +114,23 @@ class Msc4046E2ETests(E2ETestCase):
         self.assertIn(
             "built by the client", [e["content"].get("body") for e in timeline]
         )
+
+    async def test_an_unreachable_resident_server_is_a_502_matrix_error(
+        self,
+    ) -> None:
+        hs = (await _pair()).a
+        user = await hs.register_user(self.client, "pdu_unreachable")
+        nobody = f"{LOOPBACK}:{free_port()}"  # nothing listens there
+        status, body = await self.make_pdu(
+            hs,
+            f"!elsewhere:{nobody}",
+            "m.room.message",
+            user.access_token,
+            server_name=nobody,
+        )
+        self.assertEqual(status, 502, body)
+        self.assertIn("errcode", body)
+        self.assertIn("error", body)
 
     async def test_remote_user_rejects_an_invite_through_the_inviting_server(
         self,

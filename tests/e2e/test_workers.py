@@ -8,9 +8,11 @@ redis-server or txredisapi: Synapse's workers need PostgreSQL and Redis.
 from urllib.parse import quote
 
 from tests.e2e import probe_module
+from tests.e2e.federation import signed_request
 from tests.e2e.homeserver import E2ETestCase, start_homeserver
 from tests.e2e.postgres import postgres_cluster
 from tests.e2e.redis_server import redis_server
+from tests.e2e.rooms import create_room, join_over_federation
 from tests.e2e.workers import WORKER_APP, main_process_options, start_worker
 
 STATUS_PATH = "/_synapse/admin/v1/msc_extensions/status"
@@ -86,3 +88,62 @@ class WorkerTests(E2ETestCase):
             + f"/_matrix/federation/unstable/org.matrix.msc4046/make_pdu/{room}"
         )
         self.assertEqual((status, body["errcode"]), (401, "M_UNAUTHORIZED"), body)
+
+
+class CurrentStateOnWorkersTests(E2ETestCase):
+    async def test_state_answers_on_a_federation_worker(self) -> None:
+        """MSC2314's /state and /state_ids, and MSC4046's federation make_pdu,
+        answer on a worker's federation listener; MSC2314's recovery API answers
+        on the main process only."""
+        cluster = postgres_cluster()
+        redis = await redis_server()
+        main = await start_homeserver(
+            self, database=cluster.new_database(), **main_process_options(redis.port)
+        )
+        worker = await start_worker(self, main, resources=("client", "federation"))
+        remote = await start_homeserver(self, load_module=False)
+        alice = await main.register_user(self.client, "alice", admin=True)
+        bob = await remote.register_user(self.client, "bob")
+        room_id = await create_room(self.client, main, alice.access_token)
+        await join_over_federation(self.client, remote, main, room_id, bob.access_token)
+
+        for endpoint in ("state", "state_ids"):
+            status, body = await signed_request(
+                self.client,
+                origin=remote.server_name,
+                signing_key=remote.signing_key(),
+                destination=main.server_name,
+                destination_url=worker.client_url,
+                method="GET",
+                uri=f"/_matrix/federation/v1/{endpoint}/{quote(room_id)}",
+            )
+            self.assertEqual(status, 200, body)
+            self.assertEqual(body["room_version"], "12")
+
+        # MSC4046's federation make_pdu answers a signed request on the same
+        # worker listener with a template for the remote user.
+        status, body = await signed_request(
+            self.client,
+            origin=remote.server_name,
+            signing_key=remote.signing_key(),
+            destination=main.server_name,
+            destination_url=worker.client_url,
+            method="GET",
+            uri=f"/_matrix/federation/unstable/org.matrix.msc4046/make_pdu/"
+            f"{quote(room_id)}?event_type=m.room.message&user_id={quote(bob.user_id)}"
+            "&ver=12",
+        )
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["pdu"]["sender"], bob.user_id)
+        self.assertEqual(body["room_version"], "12")
+
+        recover = f"/_synapse/admin/v1/msc_extensions/rooms/{quote(room_id)}/recover"
+        status, body = await self.client.get_json(
+            worker.client_url + recover, access_token=alice.access_token
+        )
+        # No such route on the worker; on the main process, no such recovery.
+        self.assertEqual((status, body["errcode"]), (404, "M_UNRECOGNIZED"), body)
+        status, body = await self.client.get_json(
+            main.client_url + recover, access_token=alice.access_token
+        )
+        self.assertEqual((status, body["errcode"]), (404, "M_NOT_FOUND"), body)

@@ -31,6 +31,7 @@ BAD_PDU_QUERIES = [
     "server_name=not%20a%20server",
     "%ff=%ff",
 ]
+RECOVER = "/_synapse/admin/v1/msc_extensions/rooms/{room}/recover"
 
 BAD_BODIES: list[bytes] = [
     b"",
@@ -230,6 +231,14 @@ class BadInputTestCase(ModuleTestCase):
             make = MAKE_PDU.format(room=quote(self.room_id), type=event_type)
             self.assert_matrix_error(self.send("GET", make, b""), event_type)
 
+    def test_recovery_api_bad_room_ids_and_bodies(self) -> None:
+        for room in [*BAD_ROOM_IDS, self.room_id]:
+            path = RECOVER.format(room=quote(room))
+            self.assert_matrix_error(self.send("GET", path, b""), f"status {room}")
+            for body in [*BAD_BODIES, b'{"servers": [""]}', b'{"servers": ["a b"]}']:
+                channel = self.send("POST", path, body)
+                self.assert_matrix_error(channel, f"recover {room} {body[:20]!r}")
+
     def test_admin_list_with_a_bad_query(self) -> None:
         channel = self.send("GET", f"{ROOMS}?from=-1&limit=abc", b"")
         self.assertIn(channel.code, (HTTPStatus.OK, HTTPStatus.BAD_REQUEST))
@@ -283,3 +292,19 @@ class FederationBadInputTestCase(ModuleTestCase):
             self.assertGreaterEqual(channel.code, 400, body)
             self.assertLess(channel.code, 500, f"{body}: {channel.result}")
             self.assertIn("errcode", channel.json_body, body)
+
+    def test_current_state_endpoints_bad_paths(self) -> None:
+        prefixes = [
+            "/_matrix/federation/v1",
+            "/_matrix/federation/unstable/org.matrix.msc2314",
+        ]
+        queries = ["", "?event_id=", "?event_id=%24nothing", "?event_id=%FF"]
+        for prefix in prefixes:
+            for endpoint in ("state", "state_ids"):
+                for room in BAD_ROOM_IDS:
+                    for query in queries:
+                        path = f"{prefix}/{endpoint}/{quote(room)}{query}"
+                        channel = self.make_signed_federation_request("GET", path)
+                        self.assertGreaterEqual(channel.code, 400, path)
+                        self.assertLess(channel.code, 500, f"{path}: {channel.result}")
+                        self.assertIsInstance(channel.json_body.get("errcode"), str)

@@ -31,8 +31,7 @@ class ModuleRoutingTestCase(ModuleTestCase):
         self.assertEqual(code, 200, body)
         self.assertEqual(
             set(body["features"]),
-            # The features built: msc2314 has a section, no code yet.
-            {"msc3192", "msc3895", "msc3902", "msc4046"},
+            {"msc3192", "msc4046", "msc2314", "msc3895", "msc3902"},
         )
 
     def test_admin_status_refuses_other_users(self) -> None:
@@ -105,7 +104,9 @@ class StatusListsFeaturesBuiltTestCase(ModuleTestCase):
             "GET", "/_synapse/admin/v1/msc_extensions/status", access_token=token
         )
         self.assertEqual(code, 200, body)
-        self.assertEqual(set(body["features"]), {"msc3895", "msc3902", "msc4046"})
+        self.assertEqual(
+            set(body["features"]), {"msc4046", "msc2314", "msc3895", "msc3902"}
+        )
 
 
 class FeatureRouterTestCase(HomeserverTestCase):

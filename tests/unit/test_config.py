@@ -113,3 +113,44 @@ class SectionReaderTestCase(unittest.TestCase):
         with self.assertRaises(ConfigError) as raised:
             self.reader(c="other").read_choice("c", "unstable", ("stable", "unstable"))
         self.assertIn("stable, unstable", raised.exception.msg)
+
+
+class Msc2314ConfigTestCase(unittest.TestCase):
+    def test_defaults(self) -> None:
+        from msc_extensions.msc2314.config import Msc2314Config
+
+        config = MscExtensions.parse_config({}).section_of(Msc2314Config)
+        self.assertTrue(config.v1_without_event_id)
+        self.assertEqual(config.cache_window_ms, 60_000)
+        self.assertEqual((config.rate_per_second, config.rate_burst_count), (1.0, 10))
+        self.assertEqual(config.recovery_wait_ms, 5_000)
+
+    def test_settings_are_read_and_checked(self) -> None:
+        from msc_extensions.msc2314.config import Msc2314Config
+
+        config = MscExtensions.parse_config(
+            {
+                "msc2314": {
+                    "v1_without_event_id": False,
+                    "cache_window": "2m",
+                    "rate_limit": {"per_second": 0.5, "burst_count": 3},
+                    "recovery_wait": 0,
+                }
+            }
+        ).section_of(Msc2314Config)
+        self.assertFalse(config.v1_without_event_id)
+        self.assertEqual(config.cache_window_ms, 120_000)
+        self.assertEqual((config.rate_per_second, config.rate_burst_count), (0.5, 3))
+        self.assertEqual(config.recovery_wait_ms, 0)
+        for raw, path in (
+            ({"v1_without_event_id": "no"}, ("msc2314", "v1_without_event_id")),
+            ({"cache_window": "soon"}, ("msc2314", "cache_window")),
+            (
+                {"rate_limit": {"burst_count": 0}},
+                ("msc2314", "rate_limit", "burst_count"),
+            ),
+            ({"rate_limit": {"per_sec": 1}}, ("msc2314", "rate_limit", "per_sec")),
+        ):
+            with self.assertRaises(ConfigError) as raised:
+                MscExtensions.parse_config({"msc2314": raw})
+            self.assertEqual(tuple(raised.exception.path or ()), path)

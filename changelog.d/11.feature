@@ -1,0 +1,1 @@
+MSC2314: federation `/state` and `/state_ids` answer a room's current state when no `event_id` is given (with `room_version` in every answer), and a recovery admin API brings a server that lost data back into its rooms.
