@@ -19,8 +19,9 @@ What this file relies on, and why:
    resource is not canonical), ``defer_to_thread`` and ``respond_with_json_bytes``:
    encoding a large answer on a thread, as Synapse does for every JSON answer,
    and sending bytes encoded earlier.
-6. ``ResponseCache``: one computation per key for concurrent requests, kept for a
-   while after it completes.
+6. ``ResponseCache`` (built by :func:`.compat.response_cache`: its keep time
+   changed type in 1.149.0): one computation per key for concurrent requests, kept
+   for a while after it completes.
 7. ``Ratelimiter`` with ``RatelimitSettings``, keyed by an arbitrary hashable
    (``ratelimit(None, key=...)``), with ``pause=None`` so that it refuses at once.
 8. ``BaseFederationServlet._wrap(func)``: the wrapper that authenticates a
@@ -42,9 +43,9 @@ from synapse.logging.context import defer_to_thread
 from synapse.server import HomeServer
 from synapse.types import JsonDict
 from synapse.util.caches.response_cache import ResponseCache
-from synapse.util.duration import Duration
 from synapse.util.json import json_encoder
 
+from msc_extensions._synapse_private.compat import response_cache
 from msc_extensions._synapse_private.resources import FederationServlet
 
 __all__ = [
@@ -160,12 +161,7 @@ class AnswerCache:
     result is kept for ``window_ms`` after it completes."""
 
     def __init__(self, hs: HomeServer, name: str, window_ms: int) -> None:
-        self._cache: ResponseCache[Hashable] = ResponseCache(
-            clock=hs.get_clock(),
-            name=name,
-            server_name=hs.hostname,
-            timeout=Duration(milliseconds=window_ms),
-        )
+        self._cache: ResponseCache[Hashable] = response_cache(hs, name, window_ms)
 
     async def get_or_compute(
         self, key: Hashable, compute: Callable[[], Awaitable[T]]

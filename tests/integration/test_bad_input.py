@@ -9,6 +9,7 @@ from http import HTTPStatus
 from urllib.parse import quote
 
 from synapse.server import HomeServer
+from synapse.types import JsonDict
 from synapse.util.clock import Clock
 from twisted.internet.testing import MemoryReactor
 
@@ -248,6 +249,18 @@ class BadInputTestCase(ModuleTestCase):
 
 class FederationBadInputTestCase(ModuleTestCase):
     """Signed requests as ``other.example.com`` (the harness's remote server)."""
+
+    def default_config(self) -> JsonDict:
+        config: JsonDict = super().default_config()
+        # Sweeps of many requests from one origin: Synapse's federation rate limiter
+        # would delay them by seconds of the harness's clock, past the ten seconds
+        # for which the harness's key of the remote server is valid.
+        config["rc_federation"] = {
+            "sleep_limit": 1000,
+            "reject_limit": 1000,
+            "concurrent": 1000,
+        }
+        return config
 
     def test_federation_endpoints_bad_paths(self) -> None:
         paths = [
