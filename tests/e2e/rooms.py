@@ -22,6 +22,21 @@ async def create_room(client: JsonClient, hs: Homeserver, token: str) -> str:
     return room_id
 
 
+async def room_version(
+    client: JsonClient, hs: Homeserver, room_id: str, token: str
+) -> str:
+    """The room's version, from its create event: the homeserver's default for a
+    room :func:`create_room` made (10 before Synapse 1.158.0, 12 from 1.162.0)."""
+    status, content = await client.get_json(
+        hs.client_url
+        + f"/_matrix/client/v3/rooms/{quote(room_id)}/state/m.room.create/",
+        access_token=token,
+    )
+    assert status == 200, content
+    version: str = content.get("room_version", "1")
+    return version
+
+
 async def join_over_federation(
     client: JsonClient, hs: Homeserver, via: Homeserver, room_id: str, token: str
 ) -> None:

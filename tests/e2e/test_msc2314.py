@@ -4,7 +4,7 @@ A's current state without an event ID; C, with nobody in the room, is refused.""
 from urllib.parse import quote
 
 from tests.e2e.homeserver import E2ETestCase, start_homeserver, start_pair
-from tests.e2e.rooms import create_room, join_over_federation
+from tests.e2e.rooms import create_room, join_over_federation, room_version
 
 UNSTABLE = "/_matrix/federation/unstable/org.matrix.msc2314"
 
@@ -17,6 +17,7 @@ class CurrentStateE2ETests(E2ETestCase):
         alice = await a.register_user(self.client, "alice")
         bob = await b.register_user(self.client, "bob")
         room_id = await create_room(self.client, a, alice.access_token)
+        version = await room_version(self.client, a, room_id, alice.access_token)
         await join_over_federation(self.client, b, a, room_id, bob.access_token)
 
         for path in (
@@ -25,7 +26,7 @@ class CurrentStateE2ETests(E2ETestCase):
         ):
             status, body = await b.federation_request(self.client, a, "GET", path)
             self.assertEqual(status, 200, body)
-            self.assertEqual(body["room_version"], "12")
+            self.assertEqual(body["room_version"], version)
             members = {
                 p["state_key"]: p["content"]["membership"]
                 for p in body["pdus"]

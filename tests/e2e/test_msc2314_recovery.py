@@ -22,6 +22,7 @@ from tests.e2e.rooms import (
     create_room,
     join_over_federation,
     joined_rooms,
+    room_version,
     send_message,
     wait_for_message,
 )
@@ -92,6 +93,7 @@ class _RecoveryScenario(E2ETestCase):
         bob = await b.register_user(client, "bob")
         admin = await b.register_user(client, "admin", admin=True)
         room_id = await create_room(client, a, alice.access_token)
+        version = await room_version(client, a, room_id, alice.access_token)
 
         await restart(b, backup.take)
         await join_over_federation(client, b, a, room_id, bob.access_token)
@@ -106,7 +108,7 @@ class _RecoveryScenario(E2ETestCase):
             url, {"servers": [a.server_name]}, access_token=admin.access_token
         )
         self.assertEqual(status, 200, report)
-        self.assertEqual(report["room_version"], "12")
+        self.assertEqual(report["room_version"], version)
         self.assertEqual(report["server"], a.server_name)
         self.assertEqual(report["users_restored"], [bob.user_id])
         self.assertEqual(await joined_rooms(client, b, bob), [room_id])
