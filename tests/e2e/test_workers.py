@@ -12,7 +12,7 @@ from tests.e2e.federation import signed_request
 from tests.e2e.homeserver import E2ETestCase, start_homeserver
 from tests.e2e.postgres import postgres_cluster
 from tests.e2e.redis_server import redis_server
-from tests.e2e.rooms import create_room, join_over_federation
+from tests.e2e.rooms import create_room, join_over_federation, room_version
 from tests.e2e.workers import WORKER_APP, main_process_options, start_worker
 
 STATUS_PATH = "/_synapse/admin/v1/msc_extensions/status"
@@ -105,6 +105,7 @@ class CurrentStateOnWorkersTests(E2ETestCase):
         alice = await main.register_user(self.client, "alice", admin=True)
         bob = await remote.register_user(self.client, "bob")
         room_id = await create_room(self.client, main, alice.access_token)
+        version = await room_version(self.client, main, room_id, alice.access_token)
         await join_over_federation(self.client, remote, main, room_id, bob.access_token)
 
         for endpoint in ("state", "state_ids"):
@@ -118,7 +119,7 @@ class CurrentStateOnWorkersTests(E2ETestCase):
                 uri=f"/_matrix/federation/v1/{endpoint}/{quote(room_id)}",
             )
             self.assertEqual(status, 200, body)
-            self.assertEqual(body["room_version"], "12")
+            self.assertEqual(body["room_version"], version)
 
         # MSC4046's federation make_pdu answers a signed request on the same
         # worker listener with a template for the remote user.
@@ -131,11 +132,11 @@ class CurrentStateOnWorkersTests(E2ETestCase):
             method="GET",
             uri=f"/_matrix/federation/unstable/org.matrix.msc4046/make_pdu/"
             f"{quote(room_id)}?event_type=m.room.message&user_id={quote(bob.user_id)}"
-            "&ver=12",
+            f"&ver={version}",
         )
         self.assertEqual(status, 200, body)
         self.assertEqual(body["pdu"]["sender"], bob.user_id)
-        self.assertEqual(body["room_version"], "12")
+        self.assertEqual(body["room_version"], version)
 
         recover = f"/_synapse/admin/v1/msc_extensions/rooms/{quote(room_id)}/recover"
         status, body = await self.client.get_json(
