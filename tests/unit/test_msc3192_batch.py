@@ -105,6 +105,9 @@ class Fakes:
     async def uses_state_dags(self, room_id: str) -> bool:
         return False
 
+    async def is_server_in_room(self, room_id: str) -> bool:
+        return True
+
     async def get_event(self, event_id: str) -> FakeEvent | None:
         return self.events.get(event_id)
 
@@ -180,6 +183,7 @@ class Fakes:
         chain: Sequence[CreatedEvent],
         state_group: int,
         state_before: StateMap[str],
+        extra_users: Sequence[str] = (),
     ) -> None:
         self.persisted.append(
             ([c.event.event_id for c in chain], state_group, dict(state_before))
@@ -218,7 +222,9 @@ def state_batch(fakes: Fakes) -> StateBatch:
         rooms=primitives,
         creation=primitives,
         spam=primitives,
+        members=primitives,
         persistence=primitives,
+        effects=primitives,
     )
 
 
