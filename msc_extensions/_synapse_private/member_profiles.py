@@ -17,11 +17,18 @@ What this file relies on:
    knocks, carry the target's global profile (``ProfileHandler.get_displayname``
    and ``get_avatar_url``), where the content has none; a failed look-up leaves
    the field out.
+5. For users of this server, those two read the ``profiles`` table
+   (``full_user_id``, ``displayname``, ``avatar_url``; no row: 404, so no
+   field) and nothing else: :meth:`MemberProfiles.read_local` reads the rows of
+   many users in one query instead (``DatabasePool.simple_select_many_batch``),
+   which is what a batch of 50 invites saves 98 database transactions with.
 """
 
 import logging
+from collections.abc import Collection, Mapping
 from typing import Protocol, cast
 
+import attr
 from synapse.api.constants import EventContentFields, Membership
 from synapse.api.errors import Codes, SynapseError
 from synapse.handlers.profile import MAX_AVATAR_URL_LEN, MAX_DISPLAYNAME_LEN
@@ -38,11 +45,23 @@ class _CachedAvatarCheck(Protocol):
     async def check_avatar_size_and_mime_type(self, mxc: str) -> bool: ...
 
 
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class LocalProfiles:
+    """The global profiles of some users of this server, read at once."""
+
+    #: The users read: those without a profile are read too, and have none.
+    read: frozenset[str] = frozenset()
+    #: (display name, avatar URL) of those with a profile.
+    profiles: Mapping[str, tuple[str | None, str | None]] = attr.Factory(dict)
+
+
 class MemberProfiles:
     """The content of a membership event, as ``update_membership`` makes it."""
 
     def __init__(self, hs: HomeServer) -> None:
         self._profile = hs.get_profile_handler()
+        self._db_pool = hs.get_datastores().main.db_pool
+        self._server_name = hs.hostname
         self._avatar_check = cast(_CachedAvatarCheck, self._profile)
         self._allow_per_room_profiles = hs.config.server.allow_per_room_profiles
         self._with_profile = {Membership.JOIN, Membership.KNOCK}
@@ -56,9 +75,11 @@ class MemberProfiles:
         membership: str,
         content: JsonDict,
         requester_is_server_notices_user: bool,
+        known: LocalProfiles,
     ) -> JsonDict:
         """A copy of ``content`` with Synapse's profile rules applied for a
-        ``membership`` event about ``target``.
+        ``membership`` event about ``target``, whose profile is taken from
+        ``known`` if it was read there.
 
         Raises:
             SynapseError: 400 ``M_BAD_JSON`` for a profile field over Synapse's
@@ -89,8 +110,37 @@ class MemberProfiles:
                 raise SynapseError(403, "This avatar is not allowed", Codes.FORBIDDEN)
         content.pop(EventContentFields.AUTHORISING_USER, None)
         if membership in self._with_profile:
-            await self._fill_in_profile(UserID.from_string(target), content)
+            if target in known.read:
+                _fill_in(content, *known.profiles.get(target, (None, None)))
+            else:
+                await self._fill_in_profile(UserID.from_string(target), content)
         return content
+
+    def needs_profile(self, membership: str) -> bool:
+        """Whether a ``membership`` event carries the target's profile."""
+        return membership in self._with_profile
+
+    async def read_local(self, user_ids: Collection[str]) -> LocalProfiles:
+        """(5) The global profiles of those of ``user_ids`` on this server, in one
+        query."""
+        local = {
+            user_id
+            for user_id in user_ids
+            if UserID.from_string(user_id).domain == self._server_name
+        }
+        if not local:
+            return LocalProfiles()
+        rows = await self._db_pool.simple_select_many_batch(
+            table="profiles",
+            column="full_user_id",
+            iterable=local,
+            retcols=("full_user_id", "displayname", "avatar_url"),
+            desc="msc3192_read_local_profiles",
+        )
+        return LocalProfiles(
+            read=frozenset(local),
+            profiles={user_id: (name, avatar) for user_id, name, avatar in rows},
+        )
 
     async def _fill_in_profile(self, target: UserID, content: JsonDict) -> None:
         try:
@@ -104,3 +154,13 @@ class MemberProfiles:
                     content["avatar_url"] = avatar_url
         except Exception as e:
             logger.info("Failed to get profile information for %r: %s", target, e)
+
+
+def _fill_in(
+    content: JsonDict, displayname: str | None, avatar_url: str | None
+) -> None:
+    """As :meth:`MemberProfiles._fill_in_profile`, from a profile already read."""
+    if "displayname" not in content and displayname is not None:
+        content["displayname"] = displayname
+    if "avatar_url" not in content and avatar_url is not None:
+        content["avatar_url"] = avatar_url

@@ -34,6 +34,7 @@ from msc_extensions._synapse_private.event_creation import (
     CreatedEvent,
     EventCreation,
 )
+from msc_extensions._synapse_private.member_profiles import LocalProfiles
 from msc_extensions._synapse_private.membership_effects import MembershipEffects
 from msc_extensions._synapse_private.requesters import Requester
 from msc_extensions._synapse_private.room_locks import RoomLocks
@@ -48,8 +49,10 @@ from msc_extensions.msc3192.outcomes import attempt, shadow_banned
 class _Chain:
     """The events of a run accepted so far, and the state they leave."""
 
-    def __init__(self, start: ChainStart) -> None:
+    def __init__(self, start: ChainStart, profiles: LocalProfiles) -> None:
         self.state = dict(start.state)
+        #: The global profiles of the run's invitees, read at once.
+        self.profiles = profiles
         self.prev_event_ids = start.prev_event_ids
         #: None for the first event: Synapse derives it from the extremities.
         self.depth: int | None = None
@@ -135,7 +138,7 @@ class StateBatch:
 
         async with self._locks.creating_events(room_id):
             start = await self._creation.chain_start(room_id, len(items))
-            chain = _Chain(start)
+            chain = _Chain(start, await self._members.read_profiles(items))
             outcomes = [
                 await attempt(
                     room_id,
@@ -211,7 +214,9 @@ class StateBatch:
             current = chain.events_by_id.get(current_id) or await self._rooms.get_event(
                 current_id
             )
-        change = await self._members.check(requester, room_id, item, is_admin, current)
+        change = await self._members.check(
+            requester, room_id, item, is_admin, current, chain.profiles
+        )
         if isinstance(change, str):
             return ItemResult.sent(change)
         event_dict = item.event_dict(room_id, requester.user.to_string())

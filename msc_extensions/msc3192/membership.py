@@ -25,6 +25,8 @@ users, kicks, bans and unbans (:func:`batchable_membership`); the rest go throug
 Synapse's own single path.
 """
 
+from collections.abc import Sequence
+
 import attr
 from synapse.api.constants import Membership
 from synapse.api.errors import Codes, SynapseError
@@ -32,7 +34,10 @@ from synapse.module_api import EventBase
 from synapse.types import JsonDict, UserID
 
 from msc_extensions._synapse_private.invite_checks import InviteChecks
-from msc_extensions._synapse_private.member_profiles import MemberProfiles
+from msc_extensions._synapse_private.member_profiles import (
+    LocalProfiles,
+    MemberProfiles,
+)
 from msc_extensions._synapse_private.requesters import AccountStatus, Requester
 from msc_extensions._synapse_private.room_reads import RoomReads
 from msc_extensions.msc3192.items import BatchItem
@@ -85,6 +90,18 @@ class MembershipRules:
         self._invites = invites
         self._profiles = profiles
 
+    async def read_profiles(self, items: Sequence[BatchItem]) -> LocalProfiles:
+        """The global profiles of the local targets whose membership events carry
+        them (invites), read in one go rather than item by item."""
+        return await self._profiles.read_local(
+            [
+                item.state_key
+                for item in items
+                if item.is_membership
+                and self._profiles.needs_profile(item.content.get("membership", ""))
+            ]
+        )
+
     async def check(
         self,
         requester: Requester,
@@ -92,10 +109,12 @@ class MembershipRules:
         item: BatchItem,
         is_admin: bool,
         current: EventBase | None,
+        profiles: LocalProfiles,
     ) -> MemberChange | str:
         """The event to build for ``item``, or the ID of ``current`` (the target's
         membership event in the state that includes the batch's earlier items)
-        when the item repeats it.
+        when the item repeats it. ``profiles``: those read ahead by
+        :meth:`read_profiles`.
 
         Raises:
             SynapseError: the change is refused, with the single path's status,
@@ -114,7 +133,7 @@ class MembershipRules:
                     Codes.USER_ACCOUNT_SUSPENDED,
                 )
         content = await self._profiles.content_for(
-            requester, target, membership, item.content, is_notices_user
+            requester, target, membership, item.content, is_notices_user, profiles
         )
         if membership == Membership.INVITE:
             if await self._rooms.is_blocked(room_id):

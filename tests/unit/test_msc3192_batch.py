@@ -18,6 +18,7 @@ from twisted.internet import defer
 from twisted.trial import unittest
 
 from msc_extensions._synapse_private.event_creation import ChainStart, CreatedEvent
+from msc_extensions._synapse_private.member_profiles import LocalProfiles
 from msc_extensions._synapse_private.requesters import Requester
 from msc_extensions.msc3192.batch import StateBatch
 from msc_extensions.msc3192.handler import BatchStateHandler
@@ -107,6 +108,10 @@ class Fakes:
 
     async def is_server_in_room(self, room_id: str) -> bool:
         return True
+
+    # MembershipRules
+    async def read_profiles(self, items: Sequence[BatchItem]) -> LocalProfiles:
+        return LocalProfiles()
 
     async def get_event(self, event_id: str) -> FakeEvent | None:
         return self.events.get(event_id)
