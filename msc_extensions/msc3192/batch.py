@@ -22,6 +22,7 @@ whole chain, keeps one bad item (or one repeat, which Synapse's batch persistenc
 answers by dropping the whole batch) from costing the others.
 """
 
+import logging
 from collections.abc import Sequence
 
 from canonicaljson import encode_canonical_json
@@ -44,6 +45,8 @@ from msc_extensions.msc3192.checks import check_may_send_state
 from msc_extensions.msc3192.items import BatchItem, ItemResult
 from msc_extensions.msc3192.membership import MembershipRules
 from msc_extensions.msc3192.outcomes import attempt, shadow_banned
+
+logger = logging.getLogger(__name__)
 
 
 class _Chain:
@@ -158,14 +161,22 @@ class StateBatch:
                     start.state,
                     extra_users=chain.targets,
                 )
-                for user_id in chain.left_joined:
-                    await self._effects.user_left_room(user_id, room_id)
+                await self._after_leaves(room_id, chain.left_joined)
         return [
             outcome
             if isinstance(outcome, ItemResult)
             else ItemResult.sent(outcome.event.event_id)
             for outcome in outcomes
         ]
+
+    async def _after_leaves(self, room_id: str, user_ids: Sequence[str]) -> None:
+        """Synapse's follow-ups for joined members who left. The events are
+        persisted by now, so a failure here is logged, not reported as theirs."""
+        for user_id in user_ids:
+            try:
+                await self._effects.user_left_room(user_id, room_id)
+            except Exception:
+                logger.exception("After %s left %s", user_id, room_id)
 
     async def _add_to_chain(
         self,

@@ -461,12 +461,52 @@ class BatchStateOnWorkerTests(E2ETestCase):
             main_url, items[:50], access_token=owner.access_token
         )
         self.assertEqual((status, replay), (200, ids))
+        # Membership items on the worker's batch path: a ban, an invite, a kick.
+        member = await main.register_user(self.client, "worker_member")
+        newcomer = await main.register_user(self.client, "worker_newcomer")
+        for path, token in (
+            (f"/rooms/{quote(room_id)}/invite", owner.access_token),
+            (f"/join/{quote(room_id)}", member.access_token),
+        ):
+            status, body = await self.client.post_json(
+                main.client_url + "/_matrix/client/v3" + path,
+                {"user_id": member.user_id},
+                access_token=token,
+            )
+            self.assertEqual(status, 200, body)
+        members = [
+            *items[50:],
+            {
+                "event_type": "m.room.member",
+                "state_key": newcomer.user_id,
+                "content": {"membership": "invite"},
+            },
+            {
+                "event_type": "m.room.member",
+                "state_key": member.user_id,
+                "content": {"membership": "leave"},
+            },
+        ]
         status, ban = await self.client.put_json(
             worker.client_url + BATCH.format(room=quote(room_id), txn="w2"),
-            items[50:],
+            members,
             access_token=owner.access_token,
         )
         self.assertEqual(status, 200, ban)
+        self.assertTrue(all(ban), ban)
+        for user_id, membership in (
+            (newcomer.user_id, "invite"),
+            (member.user_id, "leave"),
+        ):
+            status, content = await self.client.get_json(
+                main.client_url
+                + f"/_matrix/client/v3/rooms/{quote(room_id)}/state/m.room.member/"
+                + quote(user_id),
+                access_token=owner.access_token,
+            )
+            self.assertEqual(
+                (status, content.get("membership")), (200, membership), content
+            )
 
         # The main process, which persisted them, serves them.
         for key, expected in (("k0", {"i": 0}), ("k49", {"i": 49})):
