@@ -497,6 +497,13 @@ class MemberBatchPathTestCase(BatchStateTestCase):
         self.assertEqual(left.call_args.args[0].to_string(), carol)
 
         self.assertIn(self.room_id, self._sync(erin_token, since[erin_token])["invite"])
+        # Her push rules (".m.rule.invite_for_me") notify her of the invite.
+        actions = self.get_success(
+            self.store.db_pool.simple_select_list(
+                "event_push_actions", {"user_id": erin}, ["event_id"]
+            )
+        )
+        self.assertEqual([row[0] for row in actions], [body[1]])
         for token in (carol_token, dave_token):
             self.assertIn(self.room_id, self._sync(token, since[token])["leave"])
         self.assertEqual(self.state("m.room.member", dave)["membership"], "ban")  # type: ignore[index]
