@@ -1,0 +1,1 @@
+MSC3192: invites of local users, kicks, bans and unbans in a batch are created and persisted together, each with the decision `PUT /state/m.room.member` would give (spam checkers, third-party rules, invite rate limits and rules, server notices, transition rules), about ten times faster than one by one.
