@@ -4,7 +4,11 @@ On one real homeserver, over HTTP, each round measures:
 
 - 50 sequential ``PUT /rooms/{roomId}/state/{type}/{key}`` against one
   ``batch_state`` with 50 other distinct keys of the same type;
-- 50 sequential bans (``PUT /state/m.room.member/{userId}``) against one
+- 50 sequential invites of local users (``PUT /state/m.room.member/{userId}``)
+  against one ``batch_state`` inviting 50 others;
+- once all those users have joined (not timed), 50 sequential kicks of joined
+  members against one ``batch_state`` kicking the other 50;
+- 50 sequential bans of users who are not in the room against one
   ``batch_state`` of 50 other bans.
 
 Every round uses new keys, so nothing is deduplicated, and alternates the two sides
@@ -19,7 +23,7 @@ from urllib.parse import quote
 
 from benchmarks import BenchOptions, Comparison, register
 from tests.e2e.client import JsonClient
-from tests.e2e.homeserver import Homeserver, start_homeserver
+from tests.e2e.homeserver import Homeserver, RegisteredUser, start_homeserver
 
 N_EVENTS = 50
 STATE_TYPE = "org.example.bench"
@@ -74,15 +78,44 @@ def state_items(tag: str) -> list[dict[str, Any]]:
     ]
 
 
-def ban_items(tag: str, server_name: str) -> list[dict[str, Any]]:
+def member_items(
+    user_ids: Sequence[str], membership: str, **extra: Any
+) -> list[dict[str, Any]]:
     return [
         {
             "event_type": "m.room.member",
-            "state_key": f"@spam-{tag}-{i}:{server_name}",
-            "content": {"membership": "ban", "reason": "benchmark"},
+            "state_key": user_id,
+            "content": {"membership": membership, **extra},
         }
-        for i in range(N_EVENTS)
+        for user_id in user_ids
     ]
+
+
+def ban_items(tag: str, server_name: str) -> list[dict[str, Any]]:
+    return member_items(
+        [f"@spam-{tag}-{i}:{server_name}" for i in range(N_EVENTS)],
+        "ban",
+        reason="benchmark",
+    )
+
+
+async def register_users(
+    hs: Homeserver, client: JsonClient, tag: str
+) -> list[RegisteredUser]:
+    return [await hs.register_user(client, f"{tag}-{i}") for i in range(N_EVENTS)]
+
+
+async def join_all(
+    hs: Homeserver, client: JsonClient, room_id: str, users: Sequence[RegisteredUser]
+) -> None:
+    for user in users:
+        status, body = await client.post_json(
+            hs.client_url + f"/_matrix/client/v3/rooms/{quote(room_id)}/join",
+            {},
+            access_token=user.access_token,
+        )
+        if status != 200:
+            raise RuntimeError(f"join: {status} {body}")
 
 
 async def timed(work: Awaitable[None]) -> float:
@@ -92,7 +125,10 @@ async def timed(work: Awaitable[None]) -> float:
     return time.perf_counter() - start
 
 
-@register("msc3192", "50 x PUT /state vs one batch_state, for state and for bans")
+@register(
+    "msc3192",
+    "50 x PUT /state vs one batch_state, for state, invites, kicks and bans",
+)
 async def run(options: BenchOptions) -> list[Comparison]:
     client = JsonClient()
     hs = await start_homeserver(
@@ -114,27 +150,58 @@ async def run(options: BenchOptions) -> list[Comparison]:
             f"{N_EVENTS} sequential PUT /state",
             f"one batch_state of {N_EVENTS}",
         )
+        invites = Comparison(
+            f"{N_EVENTS} local invites",
+            f"{N_EVENTS} sequential PUT /state/m.room.member",
+            f"one batch_state of {N_EVENTS} invites",
+        )
+        kicks = Comparison(
+            f"{N_EVENTS} kicks",
+            f"{N_EVENTS} sequential PUT /state/m.room.member",
+            f"one batch_state of {N_EVENTS} kicks",
+        )
         bans = Comparison(
             f"{N_EVENTS} bans",
             f"{N_EVENTS} sequential PUT /state/m.room.member",
             f"one batch_state of {N_EVENTS} bans",
-            notes="bans run every update_membership check one by one in both",
         )
+        room_id = bench.room_id
         for round_number in range(options.rounds + 1):
             tag = f"r{round_number}"
             single_state = await timed(bench.one_by_one(state_items(f"{tag}s")))
             batch_state = await timed(bench.batch(state_items(f"{tag}b")))
+
+            single_users = await register_users(hs, client, f"{tag}s")
+            batch_users = await register_users(hs, client, f"{tag}b")
+            single_ids = [u.user_id for u in single_users]
+            batch_ids = [u.user_id for u in batch_users]
+            single_invites = await timed(
+                bench.one_by_one(member_items(single_ids, "invite"))
+            )
+            batch_invites = await timed(bench.batch(member_items(batch_ids, "invite")))
+            await join_all(hs, client, room_id, [*single_users, *batch_users])
+            single_kicks = await timed(
+                bench.one_by_one(member_items(single_ids, "leave", reason="bench"))
+            )
+            batch_kicks = await timed(
+                bench.batch(member_items(batch_ids, "leave", reason="bench"))
+            )
+
             single_bans = await timed(
                 bench.one_by_one(ban_items(f"{tag}s", hs.server_name))
             )
             batch_bans = await timed(bench.batch(ban_items(f"{tag}b", hs.server_name)))
             if round_number == 0:
                 continue  # warm-up
-            state.baseline_seconds.append(single_state)
-            state.candidate_seconds.append(batch_state)
-            bans.baseline_seconds.append(single_bans)
-            bans.candidate_seconds.append(batch_bans)
-        return [state, bans]
+            for row, baseline, candidate in (
+                (state, single_state, batch_state),
+                (invites, single_invites, batch_invites),
+                (kicks, single_kicks, batch_kicks),
+                (bans, single_bans, batch_bans),
+            ):
+                row.baseline_seconds.append(baseline)
+                row.candidate_seconds.append(candidate)
+        return [state, invites, kicks, bans]
     finally:
         await hs.stop()
         await client.close()

@@ -12,15 +12,19 @@ this package import nothing from the rest of ``msc_extensions``.
 - :mod:`.resources`: serving servlets from Synapse's own resource trees, the
   HomeServer behind ``ModuleApi``, Synapse's duration syntax, version checks.
 - Sending state events (MSC3192), one job a module: :mod:`.requesters` (the
-  requester type, the admin check, shadow-ban event IDs), :mod:`.transactions`
+  requester type, the admin check, suspension, shadow-ban event IDs), :mod:`.transactions`
   (Synapse's transaction cache, whose transaction a request is, and the tables a
   remembered transaction refers to; used by every endpoint with a transaction
   ID), :mod:`.ratelimiting` (Synapse's rate limiter),
   :mod:`.room_reads` (what a room is), :mod:`.room_locks` (Synapse's per-room
   locks of event creation), :mod:`.spam_checks` (spam checkers and the policy
   server), :mod:`.event_creation` (events built against an in-memory state map),
-  :mod:`.batch_persistence` (such a chain persisted at once) and
-  :mod:`.single_sends` (the one-event paths of ``PUT /state``).
+  :mod:`.batch_persistence` (such a chain persisted at once),
+  :mod:`.single_sends` (the one-event paths of ``PUT /state``), and for
+  membership events in a batch :mod:`.invite_checks` (invite rate limits,
+  server notices, ``user_may_invite``, invite rules), :mod:`.member_profiles`
+  (profile fields, read in bulk) and :mod:`.membership_effects` (what follows a
+  member leaving).
 - :mod:`.partial_state_store`: reads of partial-state rooms that do not wait for
   full state (MSC3895, MSC3902).
 - :mod:`.resync`: Synapse's resync of partial-state rooms, and hooks to observe and

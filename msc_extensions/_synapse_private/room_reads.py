@@ -7,6 +7,9 @@ What this file relies on:
    and ``is_partial_state_room``: cached store reads. Their ``@cached``
    descriptors need Synapse's own mypy plugin, so they are typed here as called.
 2. ``DataStore.get_event(event_id, allow_none=True)``.
+3. ``DataStore.is_host_joined(room_id, host)`` (cached), ``is_room_blocked`` and
+   ``is_server_notice_room``: what ``update_membership`` asks about a room before
+   it changes a membership there.
 """
 
 from typing import Protocol, cast
@@ -24,6 +27,8 @@ class _CachedRoomReads(Protocol):
     async def get_room_version_id(self, room_id: str) -> str: ...
 
     async def is_partial_state_room(self, room_id: str) -> bool: ...
+    async def is_host_joined(self, room_id: str, host: str) -> bool: ...
+    async def is_room_blocked(self, room_id: str) -> bool | None: ...
 
 
 class RoomReads:
@@ -32,6 +37,7 @@ class RoomReads:
     def __init__(self, hs: HomeServer) -> None:
         self._store = hs.get_datastores().main
         self._cached = cast(_CachedRoomReads, self._store)
+        self._server_name = hs.hostname
 
     async def exists(self, room_id: str) -> bool:
         """Whether this server knows the room."""
@@ -55,3 +61,16 @@ class RoomReads:
     async def get_event(self, event_id: str) -> EventBase | None:
         """The event, or None when the server does not have it."""
         return await self._store.get_event(event_id, allow_none=True)
+
+    async def is_server_in_room(self, room_id: str) -> bool:
+        """Whether a user of this server is joined to the room."""
+        return await self._cached.is_host_joined(room_id, self._server_name)
+
+    async def is_blocked(self, room_id: str) -> bool:
+        """Whether a server admin has blocked the room on this server."""
+        return bool(await self._cached.is_room_blocked(room_id))
+
+    async def is_server_notice_room(self, room_id: str) -> bool:
+        """Whether the server notices user is in the room: its invites cannot be
+        rejected."""
+        return await self._store.is_server_notice_room(room_id)

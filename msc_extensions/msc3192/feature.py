@@ -6,8 +6,11 @@ from synapse.http.servlet import RestServlet
 
 from msc_extensions._synapse_private.batch_persistence import BatchPersistence
 from msc_extensions._synapse_private.event_creation import EventCreation
+from msc_extensions._synapse_private.invite_checks import InviteChecks
+from msc_extensions._synapse_private.member_profiles import MemberProfiles
+from msc_extensions._synapse_private.membership_effects import MembershipEffects
 from msc_extensions._synapse_private.ratelimiting import UserRatelimiter
-from msc_extensions._synapse_private.requesters import ServerAdmins
+from msc_extensions._synapse_private.requesters import AccountStatus, ServerAdmins
 from msc_extensions._synapse_private.resources import HomeServer
 from msc_extensions._synapse_private.room_locks import RoomLocks
 from msc_extensions._synapse_private.room_reads import RoomReads
@@ -17,6 +20,7 @@ from msc_extensions.feature import Feature, FeatureContext
 from msc_extensions.msc3192.batch import StateBatch
 from msc_extensions.msc3192.config import RATE_LIMITER_NAME, Msc3192Config
 from msc_extensions.msc3192.handler import BatchStateHandler
+from msc_extensions.msc3192.membership import MembershipRules
 from msc_extensions.msc3192.servlet import BatchStateServlet
 
 
@@ -64,6 +68,13 @@ def build_handler(hs: HomeServer, config: Msc3192Config) -> BatchStateHandler:
             rooms=rooms,
             creation=EventCreation(hs),
             spam=spam,
+            members=MembershipRules(
+                rooms=rooms,
+                accounts=AccountStatus(hs),
+                invites=InviteChecks(hs),
+                profiles=MemberProfiles(hs),
+            ),
             persistence=BatchPersistence(hs),
+            effects=MembershipEffects(hs),
         ),
     )

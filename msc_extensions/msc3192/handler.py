@@ -1,10 +1,11 @@
 """Applies a validated batch: rate limit, which items go which way, the answer.
 
 The servlet has authenticated the request, parsed the body and made the request
-idempotent; everything here runs once per transaction. Plain state items go
-through :mod:`msc_extensions.msc3192.batch` in runs; membership items, and every
-item the batch path cannot serve, go one at a time through Synapse's own
-single-event paths.
+idempotent; everything here runs once per transaction. Plain state items, and
+changes to other local users' memberships, go through
+:mod:`msc_extensions.msc3192.batch` in runs; every other item, and every item the
+batch path cannot serve, goes one at a time through Synapse's own single-event
+paths.
 """
 
 import logging
@@ -21,6 +22,7 @@ from msc_extensions._synapse_private.spam_checks import SpamChecks
 from msc_extensions.msc3192.batch import StateBatch
 from msc_extensions.msc3192.checks import check_may_send_state
 from msc_extensions.msc3192.items import BatchItem, ItemResult
+from msc_extensions.msc3192.membership import batchable_membership
 from msc_extensions.msc3192.outcomes import attempt
 from msc_extensions.msc3192.response import Response, response_for
 
@@ -79,16 +81,18 @@ class BatchStateHandler:
     async def apply(
         self, requester: Requester, room_id: str, items: Sequence[BatchItem]
     ) -> list[ItemResult]:
-        """Apply the items in order. Consecutive plain state items go through the
-        batch path together; membership items, the types in
-        :data:`SINGLE_SEND_TYPES`, and every item in a room the batch path cannot
-        serve go one by one through Synapse's single-event paths."""
+        """Apply the items in order. Consecutive items the batch path serves go
+        through it together; the others (see :func:`_needs_single_send`), and
+        every item in a room the batch path cannot serve, go one by one through
+        Synapse's single-event paths."""
         is_admin = await self._admins.is_server_admin(requester)
         batchable = await self._can_batch(room_id)
+        # Synapse's membership rules differ in a room this server has left.
+        members_batchable = batchable and await self._rooms.is_server_in_room(room_id)
         results: list[ItemResult] = []
         run: list[BatchItem] = []
         for item in items:
-            if batchable and not _needs_single_send(item):
+            if batchable and not _needs_single_send(requester, item, members_batchable):
                 run.append(item)
                 continue
             results += await self._send_run(requester, room_id, run, is_admin)
@@ -146,5 +150,13 @@ class BatchStateHandler:
         return ItemResult.sent(event_id)
 
 
-def _needs_single_send(item: BatchItem) -> bool:
-    return item.is_membership or item.event_type in SINGLE_SEND_TYPES
+def _needs_single_send(
+    requester: Requester, item: BatchItem, members_batchable: bool
+) -> bool:
+    """Whether the item goes through Synapse's single path: the types in
+    :data:`SINGLE_SEND_TYPES`, and membership items other than those
+    :func:`.batchable_membership` allows (or all of them, when the batch may not
+    change memberships)."""
+    if item.is_membership:
+        return not (members_batchable and batchable_membership(requester, item))
+    return item.event_type in SINGLE_SEND_TYPES

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any
 
-from synapse.api.errors import Codes
+from synapse.api.errors import Codes, SynapseError
 from synapse.types import JsonDict
 
 from msc_extensions.msc3192.items import BatchItem, ItemResult
@@ -26,7 +26,7 @@ def response_for(items: Sequence[BatchItem], results: Sequence[ItemResult]) -> R
         if r.error is not None
     ]
     details = [
-        {"index": index, "errcode": error.errcode, "error": error.msg}
+        {"index": index, "errcode": client_errcode(error), "error": error.msg}
         for index, error in failures
     ]
     summary = "; ".join(f"item {index}: {error.msg}" for index, error in failures)
@@ -38,10 +38,18 @@ def response_for(items: Sequence[BatchItem], results: Sequence[ItemResult]) -> R
         )
     first_other = next(error for _, error in failures if error.code != 403)
     return 400, _error_body(
-        first_other.errcode or Codes.UNKNOWN,
+        client_errcode(first_other),
         f"No state event was sent: {summary}",
         details,
     )
+
+
+def client_errcode(error: SynapseError) -> str:
+    """The errcode a client is told for ``error``, as Synapse answers a single
+    call: for the auth rules' newer errcodes (MSC3848, such as
+    ``ORG.MATRIX.MSC3848.INSUFFICIENT_POWER``), the stable one they replace."""
+    errcode: str = error.error_dict(None)["errcode"]
+    return errcode
 
 
 def _error_body(errcode: str, error: str, details: list[JsonDict]) -> JsonDict:

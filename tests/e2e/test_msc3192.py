@@ -291,6 +291,124 @@ class BatchStateE2ETests(_BatchStateClient):
         self.assertEqual((status, content), (200, {"i": 0}))
 
 
+class BatchStateMembershipE2ETests(_BatchStateClient):
+    async def sync(self, hs: Homeserver, token: str, since: str | None) -> JsonDict:
+        query = "?timeout=0" + (f"&since={quote(since)}" if since else "")
+        status, body = await self.client.get_json(
+            hs.client_url + "/_matrix/client/v3/sync" + query, access_token=token
+        )
+        self.assertEqual(status, 200, body)
+        answer: JsonDict = body
+        return answer
+
+    async def test_invites_kicks_and_bans_in_one_batch(self) -> None:
+        pair = await _pair()
+        owner = await pair.a.register_user(self.client, "e2e_member_owner")
+        watcher = await pair.b.register_user(self.client, "e2e_member_watcher")
+        members = [
+            await pair.a.register_user(self.client, f"e2e_member_{i}") for i in range(4)
+        ]
+        invitees = [
+            await pair.a.register_user(self.client, f"e2e_invitee_{i}")
+            for i in range(3)
+        ]
+        room_id = await self.create_room(pair.a, owner.access_token)
+        join_url = f"/_matrix/client/v3/join/{quote(room_id)}"
+        # The watcher on the other server is in the room, to see the batch arrive.
+        status, ids = await self.batch(
+            pair.a,
+            room_id,
+            "watcher",
+            [
+                {
+                    "event_type": "m.room.member",
+                    "state_key": user.user_id,
+                    "content": {"membership": "invite"},
+                }
+                for user in [watcher, *members]
+            ],
+            owner.access_token,
+        )
+        self.assertEqual(status, 200, ids)
+        for user in members:
+            status, body = await self.client.post_json(
+                pair.a.client_url + join_url, {}, access_token=user.access_token
+            )
+            self.assertEqual(status, 200, body)
+        status, body = await self.client.post_json(
+            pair.b.client_url + join_url, {}, access_token=watcher.access_token
+        )
+        self.assertEqual(status, 200, body)
+        since = {
+            user.user_id: (await self.sync(pair.a, user.access_token, None))[
+                "next_batch"
+            ]
+            for user in [*members, *invitees]
+        }
+
+        kicked, banned, stays, invited_twice = members
+        items = [
+            *(
+                {
+                    "event_type": "m.room.member",
+                    "state_key": user.user_id,
+                    "content": {"membership": "invite"},
+                }
+                for user in invitees
+            ),
+            # Already joined: refused, as PUT /state refuses it.
+            {
+                "event_type": "m.room.member",
+                "state_key": invited_twice.user_id,
+                "content": {"membership": "invite"},
+            },
+            {
+                "event_type": "m.room.member",
+                "state_key": kicked.user_id,
+                "content": {"membership": "leave", "reason": "bye"},
+            },
+            {
+                "event_type": "m.room.member",
+                "state_key": banned.user_id,
+                "content": {"membership": "ban", "reason": "spam"},
+            },
+        ]
+        status, ids = await self.batch(
+            pair.a, room_id, "members", items, owner.access_token
+        )
+        self.assertEqual(status, 200, ids)
+        self.assertIsNone(ids[3], ids)
+        self.assertTrue(all(ids[:3]) and all(ids[4:]), ids)
+
+        for user in invitees:
+            sync = await self.sync(pair.a, user.access_token, since[user.user_id])
+            self.assertIn(room_id, sync["rooms"].get("invite", {}), user.user_id)
+        for user in (kicked, banned):
+            sync = await self.sync(pair.a, user.access_token, since[user.user_id])
+            self.assertIn(room_id, sync["rooms"].get("leave", {}), user.user_id)
+        sync = await self.sync(pair.a, stays.access_token, since[stays.user_id])
+        self.assertNotIn(room_id, sync["rooms"].get("leave", {}))
+
+        # The other server in the room receives every event of the batch.
+        expected = {
+            **{user.user_id: "invite" for user in invitees},
+            kicked.user_id: "leave",
+            banned.user_id: "ban",
+            invited_twice.user_id: "join",
+        }
+        seen: dict[str, Any] = {}
+        for _ in range(100):
+            for user_id in expected:
+                status, member = await self.state(
+                    pair.b, room_id, "m.room.member", user_id, watcher.access_token
+                )
+                seen[user_id] = member.get("membership") if status == 200 else None
+            if seen == expected:
+                break
+            await pause()
+        self.assertEqual(seen, expected)
+
+
 class BatchStateOnWorkerTests(E2ETestCase):
     """On PostgreSQL, through a generic worker (an event creator) whose events the
     main process persists. Skipped without PostgreSQL or Redis, saying which."""
@@ -344,12 +462,52 @@ class BatchStateOnWorkerTests(E2ETestCase):
             main_url, items[:50], access_token=owner.access_token
         )
         self.assertEqual((status, replay), (200, ids))
+        # Membership items on the worker's batch path: a ban, an invite, a kick.
+        member = await main.register_user(self.client, "worker_member")
+        newcomer = await main.register_user(self.client, "worker_newcomer")
+        for path, token in (
+            (f"/rooms/{quote(room_id)}/invite", owner.access_token),
+            (f"/join/{quote(room_id)}", member.access_token),
+        ):
+            status, body = await self.client.post_json(
+                main.client_url + "/_matrix/client/v3" + path,
+                {"user_id": member.user_id},
+                access_token=token,
+            )
+            self.assertEqual(status, 200, body)
+        members = [
+            *items[50:],
+            {
+                "event_type": "m.room.member",
+                "state_key": newcomer.user_id,
+                "content": {"membership": "invite"},
+            },
+            {
+                "event_type": "m.room.member",
+                "state_key": member.user_id,
+                "content": {"membership": "leave"},
+            },
+        ]
         status, ban = await self.client.put_json(
             worker.client_url + BATCH.format(room=quote(room_id), txn="w2"),
-            items[50:],
+            members,
             access_token=owner.access_token,
         )
         self.assertEqual(status, 200, ban)
+        self.assertTrue(all(ban), ban)
+        for user_id, membership in (
+            (newcomer.user_id, "invite"),
+            (member.user_id, "leave"),
+        ):
+            status, content = await self.client.get_json(
+                main.client_url
+                + f"/_matrix/client/v3/rooms/{quote(room_id)}/state/m.room.member/"
+                + quote(user_id),
+                access_token=owner.access_token,
+            )
+            self.assertEqual(
+                (status, content.get("membership")), (200, membership), content
+            )
 
         # The main process, which persisted them, serves them.
         for key, expected in (("k0", {"i": 0}), ("k49", {"i": 49})):

@@ -18,6 +18,7 @@ from twisted.internet import defer
 from twisted.trial import unittest
 
 from msc_extensions._synapse_private.event_creation import ChainStart, CreatedEvent
+from msc_extensions._synapse_private.member_profiles import LocalProfiles
 from msc_extensions._synapse_private.requesters import Requester
 from msc_extensions.msc3192.batch import StateBatch
 from msc_extensions.msc3192.handler import BatchStateHandler
@@ -105,6 +106,13 @@ class Fakes:
     async def uses_state_dags(self, room_id: str) -> bool:
         return False
 
+    async def is_server_in_room(self, room_id: str) -> bool:
+        return True
+
+    # MembershipRules
+    async def read_profiles(self, items: Sequence[BatchItem]) -> LocalProfiles:
+        return LocalProfiles()
+
     async def get_event(self, event_id: str) -> FakeEvent | None:
         return self.events.get(event_id)
 
@@ -180,6 +188,7 @@ class Fakes:
         chain: Sequence[CreatedEvent],
         state_group: int,
         state_before: StateMap[str],
+        extra_users: Sequence[str] = (),
     ) -> None:
         self.persisted.append(
             ([c.event.event_id for c in chain], state_group, dict(state_before))
@@ -218,7 +227,9 @@ def state_batch(fakes: Fakes) -> StateBatch:
         rooms=primitives,
         creation=primitives,
         spam=primitives,
+        members=primitives,
         persistence=primitives,
+        effects=primitives,
     )
 
 
