@@ -11,6 +11,7 @@ from typing import Any
 from unittest.mock import AsyncMock, patch
 from urllib.parse import quote
 
+from synapse.api.constants import AccountDataTypes
 from synapse.api.errors import Codes
 from synapse.events import EventBase
 from synapse.module_api import NOT_SPAM
@@ -45,6 +46,8 @@ class MemberRulesBase(BatchStateTestCase):
     def default_config(self) -> JsonDict:
         config = super().default_config()
         config["server_notices"] = {"system_mxid_localpart": "notices"}
+        # Invite rules: Synapse before 1.149.0 has only MSC4155's, behind this flag.
+        config.setdefault("experimental_features", {})["msc4155_enabled"] = True
         return config
 
     def prepare(self, reactor: Any, clock: Any, hs: Any) -> None:
@@ -239,9 +242,19 @@ class MemberRulesTestCase(MemberRulesBase):
         )
 
     def test_invitee_invite_rules_block(self) -> None:
+        # Synapse reads MSC4380's stable m.invite_permission_config from 1.149.0;
+        # before that, only MSC4155's rules (whose flag default_config sets).
+        rules: JsonDict
+        if hasattr(AccountDataTypes, "INVITE_PERMISSION_CONFIG"):
+            kind, rules = "m.invite_permission_config", {"default_action": "block"}
+        else:
+            kind, rules = (
+                AccountDataTypes.MSC4155_INVITE_PERMISSION_CONFIG,
+                {"blocked_users": ["*"]},
+            )
         self.get_success(
             self.hs.get_account_data_handler().add_account_data_for_user(
-                self.frank, "m.invite_permission_config", {"default_action": "block"}
+                self.frank, kind, rules
             )
         )
         self.assert_same_decisions(
