@@ -1,5 +1,6 @@
 """``scripts-dev/demo --federation``: homeservers A and B federating over TLS on
-loopback, every feature on, and a room on A that B joined with partial state.
+loopback, every feature on, a room on A that B joined with partial state, and
+another to which A's user invited B's.
 
 A's server name points at the fault proxy, which forwards to A's own TLS listener;
 B's names its TLS listener. Both use self-signed certificates (servers do not check
@@ -23,6 +24,7 @@ from typing import Any
 
 from demo_lib.federation_output import Running, sections
 from demo_lib.files import ServerFiles, ServerSetup
+from demo_lib.invite_room import pending_invite
 from demo_lib.options import Options
 from demo_lib.output import Section, say
 from demo_lib.partial_room import Side, partial_room
@@ -154,13 +156,10 @@ async def run_federation(
         await account(client, a.client_url, a_secret, name) for name in A_MEMBERS
     ]
     bob = await account(client, b.client_url, b_secret, "bob", admin=True)
-    room = await partial_room(
-        client,
-        Side(a_setup.server_name, a.client_url, alice),
-        members,
-        Side(b_setup.server_name, b.client_url, bob),
-        proxy,
-    )
+    a_side = Side(a_setup.server_name, a.client_url, alice)
+    b_side = Side(b_setup.server_name, b.client_url, bob)
+    room = await partial_room(client, a_side, members, b_side, proxy)
+    invite_room_id = await pending_invite(client, a_side, b_side)
     make_unreachable(proxy)
     switch = await Switch.start(ports.switch, proxy)
     launched.add_cleanup(switch.stop)
@@ -175,6 +174,7 @@ async def run_federation(
             alice=alice,
             bob=bob,
             room=room,
+            invite_room_id=invite_room_id,
             switch=switch,
             b_metrics_port=ports.b_metrics,
             written=written,

@@ -1,6 +1,7 @@
 """What ``scripts-dev/demo --federation`` prints: one section per feature it shows,
 each pointing at its documentation, each command complete."""
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,13 @@ from demo_lib.switch import Switch
 from demo_lib.users import PASSWORD, Account
 
 FEDERATION_REQUEST = REPO_ROOT / "scripts-dev" / "federation_request.py"
+FILL_PDU = REPO_ROOT / "scripts-dev" / "fill_pdu.py"
 FEDERATION = "/_matrix/federation/v1"
+MSC4046_CLIENT = "/_matrix/client/unstable/org.matrix.msc4046"
+CLIENT = "/_matrix/client/v3"
 PARTIAL_STATE_DOCS = "docs/partial-state.md"
+#: The content of B's user's leave: the invite rejection.
+LEAVE = {"membership": "leave"}
 
 
 @dataclass(frozen=True)
@@ -31,24 +37,34 @@ class Running:
     alice: Account
     bob: Account
     room: PartialRoom
+    #: A room on A to which ``alice`` invited ``bob``; B has never been in it.
+    invite_room_id: str
     switch: Switch
     b_metrics_port: int
     #: The configuration files this start wrote (none on a restart).
     written: Sequence[Path]
 
 
-def _signed_as_a(running: Running, what: str, path: str) -> Command:
-    """``GET path`` on B's federation listener, signed with A's key."""
+def _signed(
+    origin: DemoServer, destination: DemoServer, what: str, path: str
+) -> Command:
+    """``GET path`` on ``destination``'s federation listener, signed with
+    ``origin``'s key."""
     return Command(
         what,
         [
             python(),
             shown(FEDERATION_REQUEST),
-            shown(running.a.files.directory),
-            shown(running.b.files.directory),
+            shown(origin.files.directory),
+            shown(destination.files.directory),
             path,
         ],
     )
+
+
+def _signed_as_a(running: Running, what: str, path: str) -> Command:
+    """``GET path`` on B's federation listener, signed with A's key."""
+    return _signed(running.a, running.b, what, path)
 
 
 def _add_user(server: DemoServer, name: str) -> Command:
@@ -156,8 +172,101 @@ def _msc3902(running: Running) -> Section:
                 "and leaves the list above:",
                 ["curl", "-s", "-X", "POST", running.switch.url("/a/reachable")],
             ),
+        ],
+    )
+
+
+def _msc4046(running: Running) -> Section:
+    bob, room = running.bob, quote(running.invite_room_id)
+    through_a = f"server_name={quote(running.a_name)}"
+    make_pdu = [
+        "curl",
+        "-s",
+        *bearer(bob.access_token),
+        f"{running.b.client_url}{MSC4046_CLIENT}/room/{room}/make_pdu/m.room.member"
+        f"?membership=leave&{through_a}",
+    ]
+    send_pdu = [
+        "curl",
+        "-s",
+        "-X",
+        "PUT",
+        *bearer(bob.access_token),
+        "--data-binary",
+        "@-",
+        f"{running.b.client_url}{MSC4046_CLIENT}/room/{room}/send_pdu/reject-invite"
+        f"?{through_a}",
+    ]
+    return Section(
+        f"MSC4046: {bob.user_id} rejects an invite through A, as B has never been in "
+        "the room (docs/msc4046.md, through a resident server). A must be reachable "
+        "from B (the switch above):",
+        [
+            f"{running.alice.user_id} invited {bob.user_id} to {running.invite_room_id}, "
+            "a private room on A.",
+        ],
+        [
             Command(
-                "Make A unreachable from B again:",
+                "A template for the leave, which B asks A for (the federation "
+                "make_pdu): the room_version and the PDU without content, 200:",
+                make_pdu,
+                pipe=[[python(), "-m", "json.tool"]],
+            ),
+            Command(
+                "Fill in the content and send it through A: B adds the hashes and its "
+                "signature, A accepts the leave and B stores it, so the invite goes "
+                "from bob's /sync; 200 {}:",
+                make_pdu,
+                pipe=[
+                    [python(), shown(FILL_PDU), json.dumps(LEAVE)],
+                    send_pdu,
+                ],
+            ),
+            Command(
+                "On A, bob's membership is that leave, with the event ID both servers "
+                "hold:",
+                [
+                    "curl",
+                    "-s",
+                    *bearer(running.alice.access_token),
+                    f"{running.a.client_url}{CLIENT}/rooms/{room}/state/m.room.member/"
+                    f"{quote(bob.user_id)}?format=event",
+                ],
+            ),
+        ],
+    )
+
+
+def _msc2314(running: Running) -> Section:
+    room = quote(running.room.room_id)
+    return Section(
+        f"MSC2314: A's current state of the room {running.room.room_id}, without an "
+        "event ID, to requests signed as B, which has a member in it "
+        "(docs/msc2314.md, serving):",
+        commands=[
+            _signed(
+                running.b,
+                running.a,
+                "The state events and their auth chain, with the room_version, 200:",
+                f"{FEDERATION}/state/{room}",
+            ),
+            _signed(
+                running.b,
+                running.a,
+                "Their event IDs only, 200:",
+                f"{FEDERATION}/state_ids/{room}",
+            ),
+        ],
+    )
+
+
+def _cut_off_again(running: Running) -> Section:
+    return Section(
+        "The switch, again:",
+        commands=[
+            Command(
+                "Make A unreachable from B again: B's requests to A go unanswered "
+                "(MSC4046 through A among them) until A is brought back:",
                 ["curl", "-s", "-X", "POST", running.switch.url("/a/unreachable")],
             ),
         ],
@@ -182,9 +291,8 @@ def sections(running: Running) -> list[Section]:
         _room(running),
         _msc3895(running),
         _msc3902(running),
-        # MSC4046 (make_pdu and send_pdu through the resident server: B's user
-        # rejects an invite to a partial-state room through A) and MSC2314 (the
-        # current state over federation, /state between A and B) get their sections
-        # here once the module implements them.
+        _msc4046(running),
+        _msc2314(running),
+        _cut_off_again(running),
         _metrics(running),
     ]

@@ -33,5 +33,5 @@ def metrics_command(port: int, whose: str = "") -> Command:
     return Command(
         f"The module's metrics{whose}, with their current values:",
         ["curl", "-s", metrics_url(port)],
-        pipe=["grep", f"^{PREFIX}"],
+        pipe=[["grep", f"^{PREFIX}"]],
     )

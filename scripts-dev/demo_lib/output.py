@@ -39,15 +39,12 @@ class Command:
     #: What it shows, and what it answers.
     what: str
     argv: Sequence[str]
-    #: A shell pipeline after the command, e.g. ``grep ^name``.
-    pipe: Sequence[str] = ()
+    #: The commands its output is piped through, in order, e.g. ``[["grep", "^x"]]``.
+    pipe: Sequence[Sequence[str]] = ()
 
     @property
     def line(self) -> str:
-        text = shlex.join(self.argv)
-        if self.pipe:
-            text += " | " + shlex.join(self.pipe)
-        return text
+        return " | ".join(shlex.join(stage) for stage in (self.argv, *self.pipe))
 
 
 @dataclass(frozen=True)

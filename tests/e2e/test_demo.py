@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 import yaml
 from twisted.trial.unittest import SkipTest
@@ -82,11 +83,12 @@ class DemoE2ETests(E2ETestCase):
         self, demo: DemoRun, checks: Mapping[str, Check]
     ) -> None:
         """Runs every command the demo printed, in order, each checked by the one
-        check whose key it contains; every check must be used."""
+        check whose key (a regular expression) it matches; every check must be
+        used."""
         commands = demo.commands()
         used = set()
         for command in commands:
-            keys = [key for key in checks if key in command]
+            keys = [key for key in checks if re.search(key, command)]
             self.assertEqual(len(keys), 1, f"{command!r} matches the checks {keys}")
             code, output = await run_shell(command)
             try:
@@ -237,8 +239,43 @@ class DemoE2ETests(E2ETestCase):
         room = re.search(r"The room (!\S+), on A:", said)
         bob = re.search(r"On B: (@\S+) \(admin\)", said)
         assert room is not None and bob is not None, said
+        invite = re.search(r"invited \S+ to (!\S+), a private room on A", said)
+        alice = re.search(r"On A: \S+ \(admin\), access token (\S+)", said)
+        bob_token = re.search(r"On B: \S+ \(admin\), access token (\S+)", said)
+        a_url = re.search(r"clients on (http://\S+) \(pid", said)
+        b_url = re.search(r"B \S+: clients on (http://\S+) \(pid", said)
+        assert invite and alice and bob_token and a_url and b_url, said
         room_id, bob_id = room.group(1), bob.group(1)
+        invite_room_id = invite.group(1)
         (list_rooms,) = [c for c in demo.commands() if "partial_state_rooms" in c]
+        (own_event_command,) = [c for c in demo.commands() if "/event/" in c]
+        bobs_join = unquote(own_event_command.rsplit("/event/", 1)[1])
+        seen: dict[str, Any] = {}
+
+        async def bobs_sync(since: str | None = None) -> Any:
+            """bob's /sync on B, with the rooms he left (a new filter each time:
+            /sync answers are cached per request)."""
+            seen["syncs"] = seen.get("syncs", 0) + 1
+            room_filter = {"include_leave": True, "timeline": {"limit": seen["syncs"]}}
+            url = f"{b_url.group(1)}/_matrix/client/v3/sync?timeout=0&filter=" + quote(
+                json.dumps({"room": room_filter})
+            )
+            status, body = await self.client.get_json(
+                url + (f"&since={quote(since)}" if since else ""),
+                access_token=bob_token.group(1),
+            )
+            self.assertEqual(status, 200, body)
+            return body
+
+        async def invite_room_version() -> str:
+            status, create = await self.client.get_json(
+                f"{a_url.group(1)}/_matrix/client/v3/rooms/{quote(invite_room_id)}"
+                "/state/m.room.create/",
+                access_token=alice.group(1),
+            )
+            self.assertEqual(status, 200, create)
+            version: str = create.get("room_version", "1")
+            return version
 
         async def own_event(code: int, output: str) -> None:
             status, body = _federation_answer(output)
@@ -279,17 +316,81 @@ class DemoE2ETests(E2ETestCase):
         async def a_gone(code: int, output: str) -> None:
             self.assertEqual(_json(output), {"a_reachable_from_b": False})
 
+        async def leave_template(code: int, output: str) -> None:
+            body = _json(output)
+            self.assertEqual(body["room_version"], await invite_room_version())
+            pdu = body["pdu"]
+            self.assertEqual(
+                (pdu["type"], pdu["room_id"], pdu["sender"], pdu["state_key"]),
+                ("m.room.member", invite_room_id, bob_id, bob_id),
+            )
+            self.assertNotIn("content", pdu)
+            # bob still has the invite, on B.
+            sync = await bobs_sync()
+            self.assertIn(invite_room_id, sync["rooms"]["invite"])
+            seen["before_rejection"] = sync["next_batch"]
+
+        async def rejection(code: int, output: str) -> None:
+            self.assertEqual(_json(output), {})
+            # On B the invite is gone and the leave is in the leave section.
+            sync = await bobs_sync()
+            self.assertNotIn(invite_room_id, sync.get("rooms", {}).get("invite", {}))
+            since = await bobs_sync(seen["before_rejection"])
+            (leave,) = since["rooms"]["leave"][invite_room_id]["timeline"]["events"]
+            self.assertEqual(
+                (leave["sender"], leave["content"]["membership"]), (bob_id, "leave")
+            )
+            seen["leave_event_id"] = leave["event_id"]
+
+        async def leave_on_a(code: int, output: str) -> None:
+            event = _json(output)
+            self.assertEqual(
+                (event["sender"], event["content"]["membership"]), (bob_id, "leave")
+            )
+            self.assertEqual(event["event_id"], seen["leave_event_id"])
+
+        async def current_state(code: int, output: str) -> None:
+            status, body = _federation_answer(output)
+            self.assertEqual(status, 200)
+            pdus = body["pdus"]
+            (create,) = [p for p in pdus if p["type"] == "m.room.create"]
+            self.assertEqual(
+                body["room_version"], create["content"].get("room_version", "1")
+            )
+            members = {
+                p["state_key"]: p["content"]["membership"]
+                for p in pdus
+                if p["type"] == "m.room.member"
+            }
+            self.assertEqual(members[bob_id], "join")
+            self.assertEqual(len(members), 6)  # alice, four members, bob
+            self.assertTrue(body["auth_chain"])
+            seen["state"] = body
+
+        async def current_state_ids(code: int, output: str) -> None:
+            status, body = _federation_answer(output)
+            self.assertEqual(status, 200)
+            state = seen["state"]
+            self.assertEqual(body["room_version"], state["room_version"])
+            self.assertEqual(len(body["pdu_ids"]), len(state["pdus"]))
+            self.assertIn(bobs_join, body["pdu_ids"])
+
         await self.run_printed_commands(
             demo,
             {
                 "register_new_matrix_user": self.assert_registers,
                 "/event/": own_event,
                 "/event_auth/": auth_chain,
-                "/state_ids/": state,
+                r"/state_ids/\S+\?event_id=": state,
                 "/hierarchy/": hierarchy,
                 "partial_state_rooms": partial_rooms,
                 "/a/reachable": a_back,
                 "/a/unreachable": a_gone,
+                "-m json.tool": leave_template,
+                "/send_pdu/": rejection,
+                "/state/m.room.member/": leave_on_a,
+                "/v1/state/": current_state,
+                r"/v1/state_ids/[^?\s]+$": current_state_ids,
                 "/_synapse/metrics": self.metrics_check(demo, resyncs=1),
             },
         )
