@@ -8,6 +8,7 @@
 - ``output``: the sections and commands printed.
 - ``metrics``: the module's metric names, and the command that shows them.
 - ``single`` and ``federation``: the two modes.
+- ``partial_room`` and ``invite_room``: what ``federation`` prepares on A and B.
 - ``switch``: the control that makes A unreachable from B, and brings it back.
 - ``main``: runs a mode until Ctrl-C.
 """

@@ -36,7 +36,8 @@ def parse_options(argv: Sequence[str]) -> Options:
         "--federation",
         action="store_true",
         help="two homeservers federating over TLS, with a room that B joined with "
-        "partial state and a switch that makes A unreachable from B",
+        "partial state, an invite for B's user to reject through A, and a switch "
+        "that makes A unreachable from B",
     )
     parser.add_argument(
         "--port",
