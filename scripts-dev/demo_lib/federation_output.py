@@ -214,8 +214,8 @@ def _msc4046(running: Running) -> Section:
             ),
             Command(
                 "Fill in the content and send it through A: B adds the hashes and its "
-                "signature, A accepts the leave and B stores it, so the invite goes "
-                "from bob's /sync; 200 {}:",
+                "signature, A accepts the leave and B stores it, so bob's /sync no "
+                "longer lists the invite; 200 {}:",
                 make_pdu,
                 pipe=[
                     [python(), shown(FILL_PDU), json.dumps(LEAVE)],
