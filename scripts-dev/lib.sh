@@ -41,14 +41,16 @@ ensure_venv() {
     fi
 }
 
-# The servers the end-to-end tests start besides Synapse: PostgreSQL (workers need it)
-# and Redis (workers talk to the main process through it). Installed from Debian's
-# packages when missing and this runs as root; otherwise the tests that need them
-# skip and say why.
+# The servers the end-to-end tests start besides Synapse: PostgreSQL (workers need it),
+# Redis (workers talk to the main process through it) and Prometheus with promtool
+# (the monitoring test scrapes a homeserver and checks the shipped dashboard and
+# alert rules). Installed from Debian's packages when missing and this runs as root;
+# otherwise the tests that need them skip and say why.
 ensure_test_servers() {
     local missing=()
     command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+    { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || missing+=(prometheus)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "Installing ${missing[*]} from Debian's packages" >&2

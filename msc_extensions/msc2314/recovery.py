@@ -27,6 +27,7 @@ from synapse.types import JsonDict
 
 from msc_extensions._synapse_private.room_rejoin import RoomRejoin
 from msc_extensions.msc2314.fetching import CurrentStateFetcher, FetchProgress
+from msc_extensions.msc2314.metrics import RecoveryMetrics
 from msc_extensions.partial_state.errcodes import DestinationsExhausted
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class RoomRecovery:
         self._fetcher = fetcher
         self._rejoin = rejoin
         self._jobs: dict[str, RecoveryJob] = {}
+        self._metrics = RecoveryMetrics(api.server_name, (SUCCEEDED, FAILED))
 
     def job(self, room_id: str) -> RecoveryJob | None:
         return self._jobs.get(room_id)
@@ -108,17 +110,19 @@ class RoomRecovery:
         return job
 
     async def _run(self, job: RecoveryJob) -> None:
-        try:
-            job.report = await self._recover(job)
-            job.status = SUCCEEDED
-        except RecoveryRefused as e:
-            job.error, job.status = e, FAILED
-        except DestinationsExhausted as e:
-            job.error, job.status = RecoveryRefused(502, str(e)), FAILED
-        except Exception as e:
-            logger.exception("Recovery of %s failed", job.room_id)
-            job.error = RecoveryRefused(500, f"Recovery failed: {e}")
-            job.status = FAILED
+        with self._metrics.recovering():
+            try:
+                job.report = await self._recover(job)
+                job.status = SUCCEEDED
+            except RecoveryRefused as e:
+                job.error, job.status = e, FAILED
+            except DestinationsExhausted as e:
+                job.error, job.status = RecoveryRefused(502, str(e)), FAILED
+            except Exception as e:
+                logger.exception("Recovery of %s failed", job.room_id)
+                job.error = RecoveryRefused(500, f"Recovery failed: {e}")
+                job.status = FAILED
+        self._metrics.ended(job.status)
 
     async def _recover(self, job: RecoveryJob) -> JsonDict:
         room_id = job.room_id

@@ -21,6 +21,7 @@ from msc_extensions.msc3192.batch import StateBatch
 from msc_extensions.msc3192.config import RATE_LIMITER_NAME, Msc3192Config
 from msc_extensions.msc3192.handler import BatchStateHandler
 from msc_extensions.msc3192.membership import MembershipRules
+from msc_extensions.msc3192.metrics import BatchStateMetrics
 from msc_extensions.msc3192.servlet import BatchStateServlet
 
 
@@ -77,4 +78,5 @@ def build_handler(hs: HomeServer, config: Msc3192Config) -> BatchStateHandler:
             persistence=BatchPersistence(hs),
             effects=MembershipEffects(hs),
         ),
+        metrics=BatchStateMetrics(hs.hostname),
     )

@@ -23,6 +23,7 @@ from msc_extensions.msc3192.batch import StateBatch
 from msc_extensions.msc3192.checks import check_may_send_state
 from msc_extensions.msc3192.items import BatchItem, ItemResult
 from msc_extensions.msc3192.membership import batchable_membership
+from msc_extensions.msc3192.metrics import BatchStateMetrics
 from msc_extensions.msc3192.outcomes import attempt
 from msc_extensions.msc3192.response import Response, response_for
 
@@ -44,6 +45,7 @@ class BatchStateHandler:
         spam: SpamChecks,
         single_sends: SingleSends,
         batch: StateBatch,
+        metrics: BatchStateMetrics,
     ) -> None:
         self._rooms = rooms
         self._ratelimiter = ratelimiter
@@ -51,6 +53,7 @@ class BatchStateHandler:
         self._spam = spam
         self._single_sends = single_sends
         self._batch = batch
+        self._metrics = metrics
 
     async def handle(
         self, requester: Requester, room_id: str, items: Sequence[BatchItem]
@@ -66,6 +69,7 @@ class BatchStateHandler:
             raise NotFoundError(f"Unknown room {room_id}")
         await self._ratelimiter.ratelimit(requester)
         results = await self.apply(requester, room_id, items)
+        self._metrics.batch_applied(results)
         # One line per batch, so that admins can watch for bulk state changes
         # (the proposal's security considerations).
         logger.info(

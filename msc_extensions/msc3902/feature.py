@@ -38,7 +38,7 @@ class Msc3902Feature(Feature):
             rooms,
             destinations,
             config,
-            ResyncMetrics(api.server_name),
+            ResyncMetrics(api.server_name, api.get_current_time_msec),
         )
         self._aborter = RoomAborter(
             api,

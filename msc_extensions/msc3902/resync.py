@@ -170,7 +170,14 @@ class ResyncScheduler:
                     next_attempt_ms=now + self._config.resync_interval_ms,
                     join_time_ms=await self._store.join_time_ms(room.room_id),
                 )
-        self._metrics.set_partial_state_rooms(len(rooms))
+        join_times = [
+            state.join_time_ms
+            for room_id, state in self._rooms.items()
+            if room_id in rooms and state.join_time_ms is not None
+        ]
+        self._metrics.set_partial_state_rooms(
+            len(rooms), min(join_times) if join_times else None
+        )
         return rooms
 
     async def destinations_for(self, room: PartialStateRoom) -> list[str]:

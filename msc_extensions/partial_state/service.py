@@ -34,6 +34,7 @@ from msc_extensions.partial_state.errcodes import (
     first_answer,
     partial_state_error,
 )
+from msc_extensions.partial_state.metrics import RefusalMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class PartialStateService:
         self._resyncs = SynapseResyncs(hs)
         self._resync_observers: list[ResyncObserver] = []
         self._server_up_callbacks: list[Callable[[str], None]] = []
+        self._refusal_metrics = RefusalMetrics(hs.hostname)
 
     # Refusals (MSC3895).
     async def is_partial(self, room_id: str) -> bool:
@@ -68,8 +70,14 @@ class PartialStateService:
 
     def rewrite_errcodes(self, resource: HttpServer) -> None:
         """Make Synapse's own MSC3895 answers on ``resource`` (a federation
-        resource) carry the configured error code."""
-        rewrite_errcodes(resource, PARTIAL_STATE_ERRCODES, self.errcode)
+        resource) carry the configured error code, and count every MSC3895
+        answer it sends (``synapse_msc_extensions_partial_state_refusals_total``)."""
+        rewrite_errcodes(
+            resource,
+            PARTIAL_STATE_ERRCODES,
+            self.errcode,
+            self._refusal_metrics.refused,
+        )
 
     async def first_answer(
         self, destinations: Iterable[str], call: Callable[[str], Awaitable[T]]

@@ -59,6 +59,16 @@ class PartialStatePair:
     def b_is_partial(self) -> bool:
         return self.room_id in self.b_partial_state_rooms()
 
+    def b_join_event_id(self) -> str:
+        """The event ID of bob's partial-state join, from B's own database."""
+        rows = _query(
+            self.b,
+            "SELECT join_event_id FROM partial_state_rooms WHERE room_id = ?",
+            (self.room_id,),
+        )
+        assert rows and rows[0][0], rows
+        return str(rows[0][0])
+
     def b_backs_off_from_a(self) -> bool:
         rows = _query(
             self.b,
@@ -90,9 +100,11 @@ async def start_partial_state_pair(
     *,
     b_module_config: dict[str, Any] | None,
     members: int = 40,
+    b_options: dict[str, Any] | None = None,
 ) -> PartialStatePair:
     """Both servers up, A's room full of members, the proxy blocking state requests
-    and B's user joined with partial state; B's join-time resync has failed."""
+    and B's user joined with partial state; B's join-time resync has failed.
+    ``b_options``: more :class:`Homeserver` options for B (listeners, overrides)."""
     use_the_real_reactor_for_tls()
     port = free_port()
     a = Homeserver(overrides={"server_name": f"127.0.0.1:{port}"})
@@ -101,7 +113,7 @@ async def start_partial_state_pair(
         test.addCleanup(a.stop)
     a.launch()
     b_start = defer.ensureDeferred(
-        start_homeserver(test, module_config=b_module_config)
+        start_homeserver(test, module_config=b_module_config, **(b_options or {}))
     )
     proxy = await FederationProxy.start(test, a.directory, port=port)
     proxy.backend_url = a.federation_url

@@ -7,6 +7,7 @@ which the join was sent to) or by ``third.example.com`` (which nothing was sent 
 from typing import Any
 from unittest.mock import patch
 
+from prometheus_client import REGISTRY
 from synapse.api.errors import SynapseError
 from synapse.logging.context import make_deferred_yieldable
 from twisted.internet.defer import Deferred
@@ -44,6 +45,33 @@ class _Msc3895Tests(PartialStateTestCase):
         ):
             code, body = self.get_from(self.OTHER_SERVER_NAME, path)
             self.assert_partial_state_error(code, body)
+
+    def test_every_refusal_is_counted_by_servlet(self) -> None:
+        def refusals() -> dict[str, float]:
+            return {
+                sample.labels["servlet"]: sample.value
+                for metric in REGISTRY.collect()
+                if metric.name == "synapse_msc_extensions_partial_state_refusals"
+                for sample in metric.samples
+                if sample.name.endswith("_total")
+                and sample.labels["server_name"] == self.hs.hostname
+            }
+
+        before = refusals()
+        event_id = self.alice_join.event_id
+        # Refused: Synapse's own /state_ids (the module's servlet passes requests
+        # with event_id through to it). Answered: /event of our own join.
+        self.get_from(
+            self.OTHER_SERVER_NAME,
+            f"{FED}/state_ids/{self.room_id}?event_id={event_id}",
+        )
+        code, _ = self.get_from(self.OTHER_SERVER_NAME, f"{FED}/event/{event_id}")
+        self.assertEqual(code, 200)
+        after = refusals()
+        self.assertEqual(
+            {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k)},
+            {"StateIdsServlet": 1},
+        )
 
     # Point 3: the obligation to answer.
     def test_event_we_created_is_answered_to_a_server_it_was_sent_to(self) -> None:

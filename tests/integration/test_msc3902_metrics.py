@@ -47,3 +47,19 @@ class ResyncMetricsTestCase(PartialStateTestCase):
         seconds = delta("seconds_to_full_state_sum")
         self.assertTrue(170 <= seconds <= 200, seconds)
         self.assertEqual(self.sample("synapse_msc_extensions_partial_state_rooms"), 0)
+
+    def test_the_oldest_room_age_grows_until_full_state_then_is_zero(self) -> None:
+        age = "synapse_msc_extensions_partial_state_oldest_room_age_seconds"
+        self.assertEqual(self.sample(age), 0)
+        self.join_partial()
+        self.advance_ms(61_000)
+        first = self.sample(age)
+        # Joined about 61 s ago (the join event's timestamp, on this clock).
+        self.assertTrue(55 <= first <= 65, first)
+        self.advance_ms(30_000)
+        self.assertAlmostEqual(self.sample(age) - first, 30, delta=1)
+
+        self.remote_up = True
+        self.advance_ms(3 * 60_000)
+        self.assertFalse(self.is_partial())
+        self.assertEqual(self.sample(age), 0)

@@ -23,6 +23,7 @@ from msc_extensions._synapse_private.requesters import Requester
 from msc_extensions.msc3192.batch import StateBatch
 from msc_extensions.msc3192.handler import BatchStateHandler
 from msc_extensions.msc3192.items import BatchItem, ItemResult
+from msc_extensions.msc3192.metrics import BatchStateMetrics
 
 ROOM = "!room:test"
 SENDER = "@owner:test"
@@ -242,6 +243,7 @@ def handler(fakes: Fakes, batch: Any = None) -> BatchStateHandler:
         spam=primitives,
         single_sends=primitives,
         batch=batch or state_batch(fakes),
+        metrics=BatchStateMetrics("unit.test"),
     )
 
 
