@@ -15,8 +15,9 @@ state, behind the fault proxy that holds back A's state answers
    event is there, the partial-state room is still partial-state and Synapse
    answers for it as stock Synapse does, and the module's table and rows are kept;
 4. B restarts with the module again: the replays of step 2's transactions get step
-   2's answers from the table, every feature answers, and the partial-state room
-   reaches full state once A serves state again.
+   2's answers from the table and change nothing (a state event set in step 3 stays),
+   every feature answers, and the partial-state room reaches full state once A
+   serves state again.
 
 Each step's failures name the step.
 """
@@ -55,6 +56,7 @@ STATUS = "/_synapse/admin/v1/msc_extensions/status"
 BATCH = "/_matrix/client/unstable/org.matrix.msc3192/rooms/{room}/batch_state/{txn}"
 MSC4046 = "/_matrix/client/unstable/org.matrix.msc4046/room/{room}"
 FEDERATION = "/_matrix/federation/v1"
+CYCLE_STATE = "/_matrix/client/v3/rooms/{room}/state/org.example.cycle/a"
 PARTIAL_STATE_ERRCODE = "ORG.MATRIX.MSC3895_UNABLE_DUE_TO_PARTIAL_STATE"
 
 BATCH_ITEMS = [
@@ -64,6 +66,9 @@ BATCH_ITEMS = [
 MESSAGES_BEFORE = ["bob, before the module", "carol, before the module"]
 PARTIAL_ROOM_MESSAGE = "bob, in the partial-state room"
 PDU_MESSAGE = "built by the client"
+#: What bob sets ``org.example.cycle``/``a`` to while the module is off: a replay
+#: of the batch that ran again would set it back.
+SET_WHILE_OFF = {"n": "set while the module was off"}
 
 
 @dataclass
@@ -253,13 +258,13 @@ class _EnableDisableScenario(E2ETestCase):
         )
         self.assertEqual(status, 200, body)
         self.assertEqual(body["content"]["body"], PARTIAL_ROOM_MESSAGE)
-        status, content = await self.client.get_json(
-            pair.b.client_url
-            + f"/_matrix/client/v3/rooms/{quote(world.b_room)}/state/"
-            + "org.example.cycle/a",
+        self.assertEqual(await self.cycle_state_on_b(world), (200, {"n": 1}))
+        status, body = await self.client.put_json(
+            pair.b.client_url + CYCLE_STATE.format(room=quote(world.b_room)),
+            SET_WHILE_OFF,
             access_token=bob.access_token,
         )
-        self.assertEqual((status, content), (200, {"n": 1}))
+        self.assertEqual(status, 200, body)
 
         # The partial-state room is Synapse's again. At start-up Synapse resumes its
         # resync, which A's proxy still refuses; the room stays partial-state, and
@@ -291,8 +296,11 @@ class _EnableDisableScenario(E2ETestCase):
             self.module_objects(schema_objects(pair.b)), world.module_objects
         )
 
-        # A new process: the replays are answered from the table, and run nothing.
+        # A new process: the replays are answered from the table, and run nothing
+        # (a batch run again would set the state back; a PDU sent again would be
+        # refused, its event ID being known).
         self.assertEqual(await self.batch(world, "cycle"), (200, world.batch_ids))
+        self.assertEqual(await self.cycle_state_on_b(world), (200, SET_WHILE_OFF))
         self.assertEqual(await self.send_pdu(world), (200, {}))
         self.assertEqual(await self.message_count(world, PDU_MESSAGE), 1)
         self.assertEqual(self.transaction_rows(world), world.transaction_rows)
@@ -355,6 +363,12 @@ class _EnableDisableScenario(E2ETestCase):
         url = world.pair.b.client_url + BATCH.format(room=quote(world.b_room), txn=txn)
         return await self.client.put_json(
             url, items, access_token=world.pair.bob.access_token
+        )
+
+    async def cycle_state_on_b(self, world: World) -> tuple[int, Any]:
+        return await self.client.get_json(
+            world.pair.b.client_url + CYCLE_STATE.format(room=quote(world.b_room)),
+            access_token=world.pair.bob.access_token,
         )
 
     async def send_pdu(self, world: World) -> tuple[int, Any]:
