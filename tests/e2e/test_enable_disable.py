@@ -191,6 +191,19 @@ class _EnableDisableScenario(E2ETestCase):
         }
         self.assertEqual(await self.send_pdu(world), (200, {}))
         self.assertEqual(await self.message_count(world, PDU_MESSAGE), 1)
+        # carol's transaction, for her logout in step 3.
+        status, template = await self.client.get_json(
+            pair.b.client_url + MSC4046.format(room=room) + "/make_pdu/m.room.message",
+            access_token=world.carol.access_token,
+        )
+        self.assertEqual(status, 200, template)
+        carols = {**template["pdu"], "content": {"msgtype": "m.text", "body": "c"}}
+        status, body = await self.client.put_json(
+            pair.b.client_url + MSC4046.format(room=room) + "/send_pdu/carol",
+            carols,
+            access_token=world.carol.access_token,
+        )
+        self.assertEqual((status, body), (200, {}))
 
         status, body = await self.current_state_asked_by_a(world)
         self.assertEqual(status, 200, body)
@@ -216,7 +229,7 @@ class _EnableDisableScenario(E2ETestCase):
         )
         world.module_objects = self.module_objects(objects)
         world.transaction_rows = self.transaction_rows(world)
-        self.assertGreaterEqual(world.transaction_rows, 2)
+        self.assertGreaterEqual(world.transaction_rows, 3)
 
     # Step 3 -----------------------------------------------------------------
 
@@ -280,10 +293,19 @@ class _EnableDisableScenario(E2ETestCase):
         status, body = await self.current_state_asked_by_a(world)
         self.assertEqual((status, body.get("errcode")), (400, "M_MISSING_PARAM"))
 
-        # The module's table and rows stay as they were.
+        # The module's table and rows stay as they were; a device Synapse deletes
+        # meanwhile takes its rows with it (ON DELETE CASCADE, in the database).
         self.assertEqual(
             self.module_objects(schema_objects(pair.b)), world.module_objects
         )
+        self.assertEqual(self.transaction_rows(world), world.transaction_rows)
+        status, body = await self.client.post_json(
+            pair.b.client_url + "/_matrix/client/v3/logout",
+            {},
+            access_token=world.carol.access_token,
+        )
+        self.assertEqual(status, 200, body)
+        world.transaction_rows -= 1
         self.assertEqual(self.transaction_rows(world), world.transaction_rows)
 
     # Step 4 -----------------------------------------------------------------
