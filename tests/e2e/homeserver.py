@@ -86,6 +86,7 @@ from twisted.trial.unittest import TestCase
 from tests.e2e.client import JsonClient, Response
 from tests.e2e.config import (
     LOOPBACK,
+    MODULE,
     free_ports,
     homeserver_config,
     module_entry,
@@ -202,6 +203,27 @@ class Homeserver:
             ],
             timeout,
         )
+
+    async def restart(
+        self,
+        *,
+        load_module: bool | None = None,
+        module_config: Mapping[str, Any] | None = None,
+        timeout: float = READY_TIMEOUT,
+    ) -> None:
+        """Stops the process and starts it again on the same directory, database
+        and ports, and waits until it is ready. With ``load_module``,
+        ``homeserver.yaml`` is rewritten first: msc_extensions is loaded with
+        ``module_config`` (first among the modules) or not loaded; the other
+        modules stay."""
+        await self.process.stop()
+        if load_module is not None:
+            others = [m for m in self.config["modules"] if m["module"] != MODULE]
+            ours = [module_entry(module_config)] if load_module else []
+            self.config["modules"] = ours + others
+            write_homeserver_config(self.directory, self.config)
+        self.launch()
+        await self.wait_until_ready(timeout)
 
     async def stop(self) -> None:
         """Stops the process and, unless MSC_EXTENSIONS_E2E_KEEP=1, removes the

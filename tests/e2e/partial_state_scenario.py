@@ -11,11 +11,12 @@ state, then A comes back. Shared by the end-to-end tests and the benchmark.
   sends B transactions.
 
 Whether B's room is partial-state is read from B's own database
-(``partial_state_rooms``), which works with and without the module.
+(``partial_state_rooms``, on SQLite or PostgreSQL), which works with and without the
+module.
 """
 
-import sqlite3
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +26,7 @@ from twisted.trial.unittest import TestCase
 
 from tests.e2e.client import JsonClient, use_the_real_reactor_for_tls
 from tests.e2e.config import free_port
+from tests.e2e.database import query
 from tests.e2e.homeserver import Homeserver, RegisteredUser, start_homeserver
 from tests.e2e.process import pause
 from tests.e2e.tls_proxy import FederationProxy
@@ -85,13 +87,7 @@ class PartialStatePair:
 
 
 def _query(hs: Homeserver, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
-    path = hs.config["database"]["args"]["database"]
-    # Read only; Synapse holds the file open in the same way between transactions.
-    connection = sqlite3.connect(path, timeout=10)
-    try:
-        return connection.execute(sql, args).fetchall()
-    finally:
-        connection.close()
+    return query(hs, sql, args)
 
 
 async def start_partial_state_pair(
@@ -100,11 +96,12 @@ async def start_partial_state_pair(
     *,
     b_module_config: dict[str, Any] | None,
     members: int = 40,
-    b_options: dict[str, Any] | None = None,
+    b_options: Mapping[str, Any] | None = None,
 ) -> PartialStatePair:
     """Both servers up, A's room full of members, the proxy blocking state requests
     and B's user joined with partial state; B's join-time resync has failed.
-    ``b_options``: more :class:`Homeserver` options for B (listeners, overrides)."""
+    ``b_options`` are more :func:`start_homeserver` options for B (``database``,
+    ``load_module``, listeners, overrides)."""
     use_the_real_reactor_for_tls()
     port = free_port()
     a = Homeserver(overrides={"server_name": f"127.0.0.1:{port}"})
