@@ -82,6 +82,21 @@ class PartialStateAdminTestCase(PartialStateTestCase):
         code, body = self.admin("GET", ROOMS)
         self.assertEqual(body["total"], 0)
 
+    def test_post_resync_while_one_runs_is_409_with_its_own_errcode(self) -> None:
+        from twisted.internet.defer import Deferred
+
+        self.hold_state_requests = Deferred()
+        self.join_partial()
+        code, body = self.admin("POST", f"{ROOMS}/{self.room_id}/resync")
+        self.assertEqual(code, 409, body)
+        self.assertEqual(body["errcode"], "ORG.MATRIX.MSC3902_RESYNC_IN_PROGRESS")
+        self.assertIn("running already", body["error"])
+        # Nothing was started beside the running resync: it is the only one.
+        (room,) = self.admin("GET", ROOMS)[1]["rooms"]
+        self.assertEqual(room["attempts"], 1)
+        self.remote_up = True
+        self.hold_state_requests.callback(None)
+
     def test_post_resync_reports_an_unreachable_room(self) -> None:
         self.join_partial()
         self.put_in_retry_backoff(self.OTHER_SERVER_NAME, 10 * 60_000)
