@@ -172,6 +172,19 @@ class PartialStateAdminTestCase(PartialStateTestCase):
         self.assertEqual(code, 200, body)
         self.assertFalse(self.is_partial())
 
+    def test_delete_with_a_bad_lose_list_is_400_and_changes_nothing(self) -> None:
+        self.join_partial()
+        for lose in ("everything", ["local_aliases", "locals_power"], [1]):
+            code, body = self.admin("DELETE", f"{ROOMS}/{self.room_id}", {"lose": lose})
+            self.assertEqual(code, 400, body)
+            self.assertEqual(body["errcode"], "M_INVALID_PARAM")
+            self.assertIn("local_aliases, local_power", body["error"])
+        self.assertTrue(self.is_partial())
+        code, body = self.request_json(
+            "GET", "/_matrix/client/v3/joined_rooms", access_token=self.alice_token
+        )
+        self.assertEqual(body["joined_rooms"], [self.room_id])
+
     def test_delete_on_a_room_that_is_not_partial_is_404(self) -> None:
         room_id = self.helper.create_room_as(self.alice_id, tok=self.alice_token)
         code, body = self.admin("DELETE", f"{ROOMS}/{room_id}")
