@@ -115,3 +115,16 @@ class GuideCommandsTestCase(unittest.TestCase):
         self.assertGreaterEqual(len(untested), 2)
         # The reader does not see the marker; each such section says it in words.
         self.assertGreaterEqual(text.count("**Untested here**"), 2)
+
+    def test_the_readme_installs_with_the_guide_s_tested_command(self) -> None:
+        readme = [
+            b.text
+            for b in fenced_blocks(REPO_ROOT / "README.md")
+            if b.language == "sh" and "install --no-deps" in b.text
+        ]
+        guide = [
+            b.text
+            for b in fenced_blocks(ADMIN_GUIDE)
+            if b.marker == ("test", "install-checkout")
+        ]
+        self.assertEqual(readme, guide)
