@@ -64,6 +64,11 @@ class Comparison:
     baseline_seconds: list[float] = field(default_factory=list)
     candidate_seconds: list[float] = field(default_factory=list)
     notes: str = ""
+    #: For a row that compares a time with a target rather than two ways of doing
+    #: the same work: the ratio column is then candidate / baseline, under this
+    #: heading (e.g. "latency / interval": 0.8x is 80% of the interval). Otherwise
+    #: the column is the speed-up, baseline / candidate.
+    candidate_over_baseline: str | None = None
 
     @property
     def baseline_median(self) -> float:
@@ -74,8 +79,16 @@ class Comparison:
         return statistics.median(self.candidate_seconds)
 
     @property
+    def ratio_heading(self) -> str:
+        return self.candidate_over_baseline or "speed-up"
+
+    @property
     def ratio(self) -> float:
-        """How many times faster the candidate is than the baseline."""
+        """How many times faster the candidate is than the baseline; or, with
+        :attr:`candidate_over_baseline`, the candidate as a multiple of the
+        baseline."""
+        if self.candidate_over_baseline is not None:
+            return self.candidate_median / self.baseline_median
         return self.baseline_median / self.candidate_median
 
 
@@ -118,14 +131,18 @@ def format_table(
     benchmark: str, options: BenchOptions, rows: Sequence[Comparison]
 ) -> str:
     rounds = max((len(row.candidate_seconds) for row in rows), default=0)
+    headings = {row.ratio_heading for row in rows}
+    heading = headings.pop() if len(headings) == 1 else "ratio"
     lines = [
         f"== {benchmark} on {options.database_label}, median of {rounds} ==",
-        f"{'what':<34} {'baseline':>12} {'candidate':>12} {'speed-up':>9}",
+        f"{'what':<34} {'baseline':>12} {'candidate':>12} {heading:>9}",
     ]
     for row in rows:
+        digits = 1 if row.candidate_over_baseline is None else 2
         lines.append(
             f"{row.name:<34} {row.baseline_median * 1000:>10.0f}ms "
-            f"{row.candidate_median * 1000:>10.0f}ms {row.ratio:>8.1f}x"
+            f"{row.candidate_median * 1000:>10.0f}ms {row.ratio:>8.{digits}f}x"
+            + ("" if heading == row.ratio_heading else f" ({row.ratio_heading})")
         )
         lines.append(f"{'':<4}baseline: {row.baseline_label}")
         lines.append(f"{'':<4}candidate: {row.candidate_label}")

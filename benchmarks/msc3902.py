@@ -13,8 +13,11 @@ returns, and the round measures until B's room is no longer partial-state:
   resync failed three times, so the room's next attempt is four intervals away;
   nothing reaches B, and the loop's probe of the unreachable server must find A.
 
-The baseline column is the configured interval itself; the "speed-up" column is
-interval / time (1.0x: full state one interval after A's return; 0.5x: two).
+The baseline column is the configured interval itself, the candidate column the
+time to full state, and the ratio column "latency / interval" is time / interval:
+1.0x is full state one interval after A's return, 2.0x two intervals (the target is
+at most 2.0x). It is not a speed-up: lower is better, and 0.8x means full state
+within 80% of one interval.
 """
 
 import time
@@ -28,6 +31,9 @@ from tests.e2e.partial_state_scenario import (
     time_to_full_state,
     wait_for_failed_retries,
 )
+
+#: The ratio column: the time to full state as a multiple of the interval.
+LATENCY_OVER_INTERVAL = "latency / interval"
 
 MEMBERS = 40
 #: Each round starts two homeservers; a few rounds say enough.
@@ -74,6 +80,7 @@ async def run(options: BenchOptions) -> list[Comparison]:
                 label,
                 f"configured resync_interval ({RESYNC_INTERVAL_S} s)",
                 "time from A's return to full state",
+                candidate_over_baseline=LATENCY_OVER_INTERVAL,
             )
             for _ in range(rounds):
                 started = time.monotonic()

@@ -29,6 +29,9 @@ class FeatureToggleConfig:
         reader.finish()
         return config
 
+    def as_section(self) -> dict[str, Any]:
+        return {"enabled": self.enabled}
+
 
 @attr.s(frozen=True, slots=True, auto_attribs=True)
 class ModuleConfig:

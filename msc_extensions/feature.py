@@ -12,7 +12,7 @@ parses that section, and the factory that builds the feature from a
 """
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 import attr
 from synapse.http.servlet import RestServlet
@@ -89,6 +89,12 @@ class SectionConfig(Protocol):
 
     @property
     def enabled(self) -> bool: ...
+
+    def as_section(self) -> dict[str, Any]:
+        """The section, every default filled in, as ``homeserver.yaml`` could say
+        it (durations in milliseconds): what ``/status`` shows. Parsing it again
+        gives an equal config. Leaves out anything secret."""
+        ...
 
 
 ConfigT = TypeVar("ConfigT", bound=SectionConfig)

@@ -46,7 +46,7 @@ class MscExtensions:
             transactions=transactions,
         )
         self._features = build_features(self.FEATURES, config, context)
-        status = ModuleStatusFeature(api, self._features)
+        status = ModuleStatusFeature(api, self._features, config.sections)
         FeatureRouter(hs, [status, *self._features]).install()
         logger.info(
             "msc_extensions loaded on %s with features %s",

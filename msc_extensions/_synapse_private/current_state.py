@@ -29,6 +29,7 @@ What this file relies on, and why:
    what ``func`` returns, and ``None`` means the answer was written already.
 """
 
+import functools
 from collections.abc import Awaitable, Callable, Collection, Hashable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
@@ -198,6 +199,9 @@ class FederationServletWithEncodedAnswers(FederationServlet):
             Callable[..., Awaitable[tuple[int, Any] | None]], super()._wrap(func)
         )
 
+        # Wrapped as Synapse wraps ``func``, so that the route leads back to this
+        # servlet's ``on_<METHOD>`` (``inspect.unwrap``).
+        @functools.wraps(synapse_wrapped)
         async def send_encoded(
             request: SynapseRequest, *args: Any, **kwargs: str
         ) -> tuple[int, Any] | None:

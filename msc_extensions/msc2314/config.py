@@ -1,5 +1,7 @@
 """The ``msc2314`` configuration section."""
 
+from typing import Any
+
 import attr
 
 from msc_extensions.config_reader import SectionReader
@@ -44,3 +46,15 @@ class Msc2314Config:
         rate_limit.finish()
         reader.finish()
         return config
+
+    def as_section(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "v1_without_event_id": self.v1_without_event_id,
+            "cache_window": self.cache_window_ms,
+            "rate_limit": {
+                "per_second": self.rate_per_second,
+                "burst_count": self.rate_burst_count,
+            },
+            "recovery_wait": self.recovery_wait_ms,
+        }

@@ -1,5 +1,7 @@
 """The ``msc3192`` config section: the batch state endpoint's limits."""
 
+from typing import Any
+
 import attr
 
 from msc_extensions.config_reader import SectionReader
@@ -39,6 +41,9 @@ class RateLimitConfig:
         reader.finish()
         return config
 
+    def as_section(self) -> dict[str, Any]:
+        return {"per_second": self.per_second, "burst_count": self.burst_count}
+
 
 @attr.s(frozen=True, slots=True, auto_attribs=True)
 class Msc3192Config:
@@ -61,3 +66,11 @@ class Msc3192Config:
         )
         reader.finish()
         return config
+
+    def as_section(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "max_events": self.max_events,
+            "max_body_bytes": self.max_body_bytes,
+            "rate_limit": self.rate_limit.as_section(),
+        }

@@ -1,5 +1,7 @@
 """The ``msc3895`` configuration section."""
 
+from typing import Any
+
 import attr
 
 from msc_extensions.config_reader import SectionReader
@@ -27,3 +29,6 @@ class Msc3895Config:
         )
         reader.finish()
         return config
+
+    def as_section(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "errcode": self.errcode_choice}

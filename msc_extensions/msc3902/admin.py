@@ -24,6 +24,10 @@ from msc_extensions.partial_state.service import PartialStateService
 
 ROOMS_PREFIX = f"{ADMIN_PREFIX}/partial_state_rooms"
 
+#: The errcode of the 409 to ``POST .../resync`` while the room's resync runs: the
+#: request was fine, and asking again once that resync ended will work.
+RESYNC_RUNNING_ERRCODE = "ORG.MATRIX.MSC3902_RESYNC_IN_PROGRESS"
+
 
 class _AdminServlet(RestServlet):
     CATEGORY = "Admin API requests"
@@ -71,7 +75,7 @@ class PartialStateRoomResyncServlet(_AdminServlet):
             raise SynapseError(
                 HTTPStatus.CONFLICT,
                 f"A resync of {room_id} is running already",
-                Codes.UNKNOWN,
+                RESYNC_RUNNING_ERRCODE,
             )
         started = await self._scheduler.start_resync(room)
         listed = self._scheduler.rooms_json([room])[0]

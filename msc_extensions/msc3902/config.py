@@ -1,5 +1,7 @@
 """The ``msc3902`` configuration section."""
 
+from typing import Any
+
 import attr
 
 from msc_extensions.config_reader import SectionReader
@@ -36,3 +38,10 @@ class Msc3902Config:
         )
         reader.finish()
         return config
+
+    def as_section(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "resync_interval": self.resync_interval_ms,
+            "max_resync_interval": self.max_resync_interval_ms,
+        }

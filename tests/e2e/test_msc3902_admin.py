@@ -18,6 +18,7 @@ from tests.e2e.partial_state_scenario import (
 )
 
 UNSTABLE_ERRCODE = "ORG.MATRIX.MSC3895_UNABLE_DUE_TO_PARTIAL_STATE"
+RESYNC_RUNNING = "ORG.MATRIX.MSC3902_RESYNC_IN_PROGRESS"
 
 
 class PartialStateAdminE2ETests(E2ETestCase):
@@ -129,6 +130,8 @@ class PartialStateAdminE2ETests(E2ETestCase):
         attempts = room["attempts"]
         status, body = await self.admin(pair, "POST", f"/{quote(pair.room_id)}/resync")
         self.assertIn(status, (200, 409), body)
+        if status == 409:
+            self.assertEqual(body["errcode"], RESYNC_RUNNING, body)
         room = await wait_for_failed_retries(pair, self.client, attempts + 1, 60)
         self.assertTrue(pair.b_is_partial())
 
@@ -136,6 +139,8 @@ class PartialStateAdminE2ETests(E2ETestCase):
         pair.proxy.blocked = False
         status, body = await self.admin(pair, "POST", f"/{quote(pair.room_id)}/resync")
         self.assertIn(status, (200, 409), body)
+        if status == 409:
+            self.assertEqual(body["errcode"], RESYNC_RUNNING, body)
         await wait_until(lambda: not pair.b_is_partial(), 60, "full state")
         self.assertEqual(await b_admin_rooms(pair, self.client), [])
         status, body = await self.admin(pair, "DELETE", f"/{quote(pair.room_id)}")

@@ -82,6 +82,21 @@ class PartialStateAdminTestCase(PartialStateTestCase):
         code, body = self.admin("GET", ROOMS)
         self.assertEqual(body["total"], 0)
 
+    def test_post_resync_while_one_runs_is_409_with_its_own_errcode(self) -> None:
+        from twisted.internet.defer import Deferred
+
+        self.hold_state_requests = Deferred()
+        self.join_partial()
+        code, body = self.admin("POST", f"{ROOMS}/{self.room_id}/resync")
+        self.assertEqual(code, 409, body)
+        self.assertEqual(body["errcode"], "ORG.MATRIX.MSC3902_RESYNC_IN_PROGRESS")
+        self.assertIn("running already", body["error"])
+        # Nothing was started beside the running resync: it is the only one.
+        (room,) = self.admin("GET", ROOMS)[1]["rooms"]
+        self.assertEqual(room["attempts"], 1)
+        self.remote_up = True
+        self.hold_state_requests.callback(None)
+
     def test_post_resync_reports_an_unreachable_room(self) -> None:
         self.join_partial()
         self.put_in_retry_backoff(self.OTHER_SERVER_NAME, 10 * 60_000)
@@ -156,6 +171,19 @@ class PartialStateAdminTestCase(PartialStateTestCase):
         code, body = self.delete(self.room_id, {"lose": ["local_aliases"]})
         self.assertEqual(code, 200, body)
         self.assertFalse(self.is_partial())
+
+    def test_delete_with_a_bad_lose_list_is_400_and_changes_nothing(self) -> None:
+        self.join_partial()
+        for lose in ("everything", ["local_aliases", "locals_power"], [1]):
+            code, body = self.admin("DELETE", f"{ROOMS}/{self.room_id}", {"lose": lose})
+            self.assertEqual(code, 400, body)
+            self.assertEqual(body["errcode"], "M_INVALID_PARAM")
+            self.assertIn("local_aliases, local_power", body["error"])
+        self.assertTrue(self.is_partial())
+        code, body = self.request_json(
+            "GET", "/_matrix/client/v3/joined_rooms", access_token=self.alice_token
+        )
+        self.assertEqual(body["joined_rooms"], [self.room_id])
 
     def test_delete_on_a_room_that_is_not_partial_is_404(self) -> None:
         room_id = self.helper.create_room_as(self.alice_id, tok=self.alice_token)

@@ -96,17 +96,42 @@ class ModuleRoutingTestCase(ModuleTestCase):
 
 
 class StatusListsFeaturesBuiltTestCase(ModuleTestCase):
-    module_settings = {"msc3192": {"enabled": False}}
+    module_settings = {
+        "msc3192": {"enabled": False},
+        "msc3895": {"errcode": "stable"},
+        "msc3902": {"resync_interval": "30s"},
+        "msc2314": {"rate_limit": {"per_second": 0.25}},
+    }
 
-    def test_a_disabled_feature_is_not_listed(self) -> None:
+    def status(self) -> JsonDict:
         _, token = self.register_admin()
         code, body = self.request_json(
             "GET", "/_synapse/admin/v1/msc_extensions/status", access_token=token
         )
         self.assertEqual(code, 200, body)
+        assert isinstance(body, dict)
+        return body
+
+    def test_a_disabled_feature_is_not_listed(self) -> None:
         self.assertEqual(
-            set(body["features"]), {"msc4046", "msc2314", "msc3895", "msc3902"}
+            set(self.status()["features"]), {"msc4046", "msc2314", "msc3895", "msc3902"}
         )
+
+    def test_each_feature_shows_its_effective_settings(self) -> None:
+        features = self.status()["features"]
+        self.assertEqual(features["msc3895"], {"enabled": True, "errcode": "stable"})
+        self.assertEqual(
+            features["msc3902"],
+            {
+                "enabled": True,
+                "resync_interval": 30_000,
+                "max_resync_interval": 3_600_000,
+            },
+        )
+        self.assertEqual(
+            features["msc2314"]["rate_limit"], {"per_second": 0.25, "burst_count": 10}
+        )
+        self.assertEqual(features["msc4046"], {"enabled": True})
 
 
 class FeatureRouterTestCase(HomeserverTestCase):

@@ -154,3 +154,87 @@ class Msc2314ConfigTestCase(unittest.TestCase):
             with self.assertRaises(ConfigError) as raised:
                 MscExtensions.parse_config({"msc2314": raw})
             self.assertEqual(tuple(raised.exception.path or ()), path)
+
+
+class RateLimitFloorTestCase(unittest.TestCase):
+    """Both rate limits take at least one request every 1000 seconds (0.001 per
+    second), as docs/configuration.md says."""
+
+    def test_per_second_below_0_001_is_refused(self) -> None:
+        for section in ("msc3192", "msc2314"):
+            with self.assertRaises(ConfigError) as raised:
+                MscExtensions.parse_config(
+                    {section: {"rate_limit": {"per_second": 0.0005}}}
+                )
+            self.assertEqual(
+                tuple(raised.exception.path or ()),
+                (section, "rate_limit", "per_second"),
+            )
+            self.assertIn("at least 0.001", raised.exception.msg)
+
+    def test_per_second_of_0_001_is_accepted(self) -> None:
+        config = MscExtensions.parse_config(
+            {
+                "msc3192": {"rate_limit": {"per_second": 0.001}},
+                "msc2314": {"rate_limit": {"per_second": 0.001}},
+            }
+        )
+        self.assertEqual(
+            config["msc3192"].as_section()["rate_limit"]["per_second"], 0.001
+        )
+        self.assertEqual(
+            config["msc2314"].as_section()["rate_limit"]["per_second"], 0.001
+        )
+
+
+class EffectiveSettingsTestCase(unittest.TestCase):
+    """``as_section``, which ``/status`` shows: every setting, in the config's own
+    keys, and parsing it again gives the same config."""
+
+    SETTINGS: dict[str, Any] = {
+        "msc3192": {"max_events": 20, "rate_limit": {"per_second": 0.2}},
+        "msc2314": {"cache_window": "2m", "recovery_wait": 0},
+        "msc3895": {"errcode": "stable"},
+        "msc3902": {"resync_interval": "30s"},
+        "msc4046": {"enabled": False},
+    }
+
+    def test_every_section_round_trips(self) -> None:
+        for raw in ({}, self.SETTINGS):
+            config = MscExtensions.parse_config(raw)
+            shown = {name: config[name].as_section() for name in SECTIONS}
+            self.assertEqual(MscExtensions.parse_config(shown), config, raw)
+
+    def test_defaults_are_filled_in_and_durations_are_milliseconds(self) -> None:
+        config = MscExtensions.parse_config(self.SETTINGS)
+        self.assertEqual(
+            config["msc3192"].as_section(),
+            {
+                "enabled": True,
+                "max_events": 20,
+                "max_body_bytes": 3342336,
+                "rate_limit": {"per_second": 0.2, "burst_count": 5},
+            },
+        )
+        self.assertEqual(
+            config["msc2314"].as_section(),
+            {
+                "enabled": True,
+                "v1_without_event_id": True,
+                "cache_window": 120_000,
+                "rate_limit": {"per_second": 1.0, "burst_count": 10},
+                "recovery_wait": 0,
+            },
+        )
+        self.assertEqual(
+            config["msc3895"].as_section(), {"enabled": True, "errcode": "stable"}
+        )
+        self.assertEqual(
+            config["msc3902"].as_section(),
+            {
+                "enabled": True,
+                "resync_interval": 30_000,
+                "max_resync_interval": 3_600_000,
+            },
+        )
+        self.assertEqual(config["msc4046"].as_section(), {"enabled": False})
