@@ -27,6 +27,9 @@ ROOMS_PREFIX = f"{ADMIN_PREFIX}/partial_state_rooms"
 #: The errcode of the 409 to ``POST .../resync`` while the room's resync runs: the
 #: request was fine, and asking again once that resync ended will work.
 RESYNC_RUNNING_ERRCODE = "ORG.MATRIX.MSC3902_RESYNC_IN_PROGRESS"
+#: The errcode of the 409 to ``DELETE`` when aborting would lose what the body did
+#: not name in ``lose``: asking again with those names aborts anyway.
+WOULD_LOSE_ERRCODE = "ORG.MATRIX.MSC3902_ABORT_WOULD_LOSE"
 
 
 class _AdminServlet(RestServlet):
@@ -112,7 +115,7 @@ class PartialStateRoomServlet(_AdminServlet):
                 "Aborting would lose "
                 + "; ".join(f"{k}: {', '.join(v)}" for k, v in would_lose.items())
                 + '. Send {"lose": [...]} naming them to abort anyway.',
-                Codes.UNKNOWN,
+                WOULD_LOSE_ERRCODE,
                 additional_fields={"would_lose": would_lose},
             )
         result = await self._aborter.abort(room_id)

@@ -160,6 +160,7 @@ class PartialStateAdminTestCase(PartialStateTestCase):
 
         code, body = self.delete(self.room_id)
         self.assertEqual(code, 409, body)
+        self.assertEqual(body["errcode"], "ORG.MATRIX.MSC3902_ABORT_WOULD_LOSE")
         self.assertEqual(body["would_lose"], {"local_aliases": [alias]})
         self.assertIn("local_aliases", body["error"])
         self.assertTrue(self.is_partial())
