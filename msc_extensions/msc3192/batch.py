@@ -221,8 +221,9 @@ class StateBatch:
             return [shadow_banned() for _ in items]
 
         results: dict[int, ItemResult] = {}
+        # Before the lock: reading remote invitees' profiles may take a while.
+        profiles = await self._members.read_profiles(items)
         async with self._locks.creating_events(room_id):
-            profiles = await self._members.read_profiles(items)
             chain = _Chain(await self._creation.chain_start(room_id, len(items)))
             persisted_any = False
             try:
