@@ -253,14 +253,20 @@ async def real_remote_invites(options: BenchOptions, client: JsonClient) -> Comp
     remotes = await start_pair(None, database=options.new_database())
     servers = (remotes.a, remotes.b)
 
+    async def register_on(server: int, tag: str) -> list[RegisteredUser]:
+        # One at a time on each server: concurrent registrations can race on
+        # PostgreSQL.
+        return [
+            await servers[server].register_user(client, f"{tag}-{i}")
+            for i in range(server, N_EVENTS, 2)
+        ]
+
     async def invitees(tag: str) -> list[str]:
-        users: list[RegisteredUser] = await defer.gatherResults(
-            [
-                defer.ensureDeferred(servers[i % 2].register_user(client, f"{tag}-{i}"))
-                for i in range(N_EVENTS)
-            ]
+        on_b, on_c = await defer.gatherResults(
+            [defer.ensureDeferred(register_on(n, tag)) for n in (0, 1)]
         )
-        return [user.user_id for user in users]
+        # Interleaved: B, C, B, C, ...
+        return [user.user_id for pair in zip(on_b, on_c, strict=True) for user in pair]
 
     try:
         return await remote_invite_rounds(
