@@ -36,7 +36,6 @@ from tests.e2e.homeserver import (
     Homeserver,
     RegisteredUser,
     start_homeserver,
-    start_pair,
 )
 
 N_EVENTS = 50
@@ -250,8 +249,15 @@ async def real_remote_invites(options: BenchOptions, client: JsonClient) -> Comp
     inviting = await start_homeserver(
         None, module_config=MODULE_CONFIG, database=options.new_database()
     )
-    remotes = await start_pair(None, database=options.new_database())
-    servers = (remotes.a, remotes.b)
+    # Each with a database of its own.
+    servers: list[Homeserver] = await defer.gatherResults(
+        [
+            defer.ensureDeferred(
+                start_homeserver(None, database=options.new_database())
+            )
+            for _ in range(2)
+        ]
+    )
 
     async def register_on(server: int, tag: str) -> list[RegisteredUser]:
         # One at a time on each server: concurrent registrations can race on
@@ -274,8 +280,8 @@ async def real_remote_invites(options: BenchOptions, client: JsonClient) -> Comp
         )
     finally:
         await inviting.stop()
-        await remotes.a.stop()
-        await remotes.b.stop()
+        for server in servers:
+            await server.stop()
 
 
 async def lan_remote_invites(options: BenchOptions, client: JsonClient) -> Comparison:
