@@ -9,7 +9,13 @@ On one real homeserver, over HTTP, each round measures:
 - once all those users have joined (not timed), 50 sequential kicks of joined
   members against one ``batch_state`` kicking the other 50;
 - 50 sequential bans of users who are not in the room against one
-  ``batch_state`` of 50 other bans.
+  ``batch_state`` of 50 other bans;
+- then 50 sequential invites of users on two other servers against one
+  ``batch_state`` inviting 50 others (:func:`remote_invites`): once on three new
+  homeservers (A inviting, B and C each with 25 of the invitees, all real
+  ``synapse.app.homeserver`` processes federating over TLS on loopback), and once
+  on one new homeserver whose two other servers answer as LAN neighbours would,
+  10 ms per request (:mod:`benchmarks._lan_remotes`).
 
 Every round uses new keys, so nothing is deduplicated, and alternates the two sides
 so that both see a room of the same size. The first round warms caches and is not
@@ -17,13 +23,20 @@ counted.
 """
 
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
+from twisted.internet import defer
+
 from benchmarks import BenchOptions, Comparison, register
+from benchmarks._lan_remotes import MODULE as LAN_MODULE
 from tests.e2e.client import JsonClient
-from tests.e2e.homeserver import Homeserver, RegisteredUser, start_homeserver
+from tests.e2e.homeserver import (
+    Homeserver,
+    RegisteredUser,
+    start_homeserver,
+)
 
 N_EVENTS = 50
 STATE_TYPE = "org.example.bench"
@@ -201,7 +214,133 @@ async def run(options: BenchOptions) -> list[Comparison]:
             ):
                 row.baseline_seconds.append(baseline)
                 row.candidate_seconds.append(candidate)
-        return [state, invites, kicks, bans]
     finally:
         await hs.stop()
+    try:
+        remote = await remote_invites(options, client)
+    finally:
         await client.close()
+    return [state, invites, kicks, bans, *remote]
+
+
+#: The LAN-like remote servers' answer time per request, in milliseconds.
+LAN_LATENCY_MS = 10
+LAN_SERVERS = ("lan-b.example", "lan-c.example")
+
+
+async def remote_invites(options: BenchOptions, client: JsonClient) -> list[Comparison]:
+    """50 invites of users on two other servers, one by one against one batch:
+    against real homeservers, then against LAN-like ones."""
+    return [
+        await real_remote_invites(options, client),
+        await lan_remote_invites(options, client),
+    ]
+
+
+async def real_remote_invites(options: BenchOptions, client: JsonClient) -> Comparison:
+    """Every invite, either way, is a real round trip to a real homeserver: the
+    invitee's profile (``GET /query/profile``) and the invitee's server signing
+    the invite (``PUT /invite``), over TLS on loopback. The invitees are
+    registered on their servers first (not timed), so their profiles exist.
+    ``rc_federation`` is raised in the fixture, so the invitees' servers do not
+    pace the requests (with Synapse's defaults they would, for both sides). The
+    three servers share the machine's cores, so this is an upper bound.
+    """
+    inviting = await start_homeserver(
+        None, module_config=MODULE_CONFIG, database=options.new_database()
+    )
+    # Each with a database of its own.
+    servers: list[Homeserver] = await defer.gatherResults(
+        [
+            defer.ensureDeferred(
+                start_homeserver(None, database=options.new_database())
+            )
+            for _ in range(2)
+        ]
+    )
+
+    async def register_on(server: int, tag: str) -> list[RegisteredUser]:
+        # One at a time on each server: concurrent registrations can race on
+        # PostgreSQL.
+        return [
+            await servers[server].register_user(client, f"{tag}-{i}")
+            for i in range(server, N_EVENTS, 2)
+        ]
+
+    async def invitees(tag: str) -> list[str]:
+        on_b, on_c = await defer.gatherResults(
+            [defer.ensureDeferred(register_on(n, tag)) for n in (0, 1)]
+        )
+        # Interleaved: B, C, B, C, ...
+        return [user.user_id for pair in zip(on_b, on_c, strict=True) for user in pair]
+
+    try:
+        return await remote_invite_rounds(
+            options, client, inviting, invitees, "real homeservers"
+        )
+    finally:
+        await inviting.stop()
+        for server in servers:
+            await server.stop()
+
+
+async def lan_remote_invites(options: BenchOptions, client: JsonClient) -> Comparison:
+    """The inviting server's own work: the two other servers answer from
+    :mod:`benchmarks._lan_remotes`, each request after ``LAN_LATENCY_MS``."""
+    inviting = await start_homeserver(
+        None,
+        module_config=MODULE_CONFIG,
+        database=options.new_database(),
+        extra_modules=[
+            {
+                "module": LAN_MODULE,
+                "config": {"servers": LAN_SERVERS, "latency_ms": LAN_LATENCY_MS},
+            }
+        ],
+    )
+
+    async def invitees(tag: str) -> list[str]:
+        return [f"@{tag}-{i}:{LAN_SERVERS[i % 2]}" for i in range(N_EVENTS)]
+
+    try:
+        return await remote_invite_rounds(
+            options, client, inviting, invitees, f"{LAN_LATENCY_MS} ms LAN"
+        )
+    finally:
+        await inviting.stop()
+
+
+async def remote_invite_rounds(
+    options: BenchOptions,
+    client: JsonClient,
+    inviting: Homeserver,
+    invitees: Callable[[str], Awaitable[list[str]]],
+    remotes: str,
+) -> Comparison:
+    """New invitees every round (half on each of two servers, interleaved),
+    alternating one by one and one batch."""
+    owner = await inviting.register_user(client, "bench", admin=True)
+    status, body = await client.post_json(
+        inviting.client_url + "/_matrix/client/v3/createRoom",
+        {"preset": "private_chat"},
+        access_token=owner.access_token,
+    )
+    if status != 200:
+        raise RuntimeError(f"createRoom: {status} {body}")
+    bench = Bench(inviting, client, owner.access_token, body["room_id"])
+    row = Comparison(
+        f"{N_EVENTS} remote invites, {remotes}",
+        f"{N_EVENTS} sequential PUT /state/m.room.member",
+        f"one batch_state of {N_EVENTS} invites",
+    )
+    for round_number in range(options.rounds + 1):
+        tag = f"r{round_number}"
+        single_ids = await invitees(f"{tag}s")
+        batch_ids = await invitees(f"{tag}b")
+        single = await timed(bench.one_by_one(member_items(single_ids, "invite")))
+        batch = await timed(bench.batch(member_items(batch_ids, "invite")))
+        if round_number == 0:
+            continue  # warm-up
+        row.baseline_seconds.append(single)
+        row.candidate_seconds.append(batch)
+    return row

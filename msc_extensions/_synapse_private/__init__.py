@@ -24,7 +24,10 @@ this package import nothing from the rest of ``msc_extensions``.
   membership events in a batch :mod:`.invite_checks` (invite rate limits,
   server notices, ``user_may_invite``, invite rules), :mod:`.member_profiles`
   (profile fields, read in bulk) and :mod:`.membership_effects` (what follows a
-  member leaving).
+  member leaving), and for invites of users on other servers
+  :mod:`.remote_invites` (their servers' signatures, asked for before the chain
+  is persisted and not again when it is) with :mod:`.bounded_calls` (several
+  requests at once, each with a bounded wait).
 - :mod:`.partial_state_store`: reads of partial-state rooms that do not wait for
   full state (MSC3895, MSC3902).
 - :mod:`.resync`: Synapse's resync of partial-state rooms, and hooks to observe and

@@ -38,6 +38,15 @@ What this file relies on:
    ``synapse.util.duration.Duration`` itself exists from 1.144.0); before that the
    time a result is kept is ``timeout_ms``, in milliseconds
    (:func:`response_cache`).
+7. ``FederationHandler.send_invite(target_host, event, context)`` (from 1.162.0,
+   which builds the state shown to the invitee from the context's
+   ``get_current_state_ids``, as full events after MSC4311); before that
+   ``send_invite(target_host, event)`` sends the ``invite_room_state`` the event
+   carries in ``unsigned``, which Synapse's persist path puts there first with
+   ``DataStore.get_stripped_room_state_from_event_context(context,
+   room_prejoin_state, membership_user_id=sender)`` and
+   ``synapse.events.utils.maybe_upsert_event_field``
+   (:func:`send_invite_for_signature` does the same).
 """
 
 import inspect
@@ -65,6 +74,7 @@ __all__ = [
     "event_auth_chain",
     "federation_hierarchy_without_full_state",
     "response_cache",
+    "send_invite_for_signature",
     "signatures_of",
     "uses_state_dags",
 ]
@@ -173,3 +183,39 @@ def response_cache(hs: HomeServer, name: str, window_ms: int) -> ResponseCache[A
         server_name=hs.hostname,
         timeout=Duration(milliseconds=window_ms),
     )
+
+
+# (7)
+async def send_invite_for_signature(
+    hs: HomeServer,
+    prejoin_state: StateFilter,
+    target_host: str,
+    event: EventBase,
+    context: Any,
+) -> EventBase:
+    """Ask ``target_host`` to sign ``event``, an invite of one of its users, with
+    the room's state shown to the invitee taken from ``context``; the signed
+    event it answers.
+
+    Raises:
+        SynapseError: as ``FederationHandler.send_invite`` raises.
+    """
+    handler: Any = hs.get_federation_handler()
+    parameters = inspect.signature(type(handler).send_invite).parameters
+    if "context" in parameters:
+        signed: EventBase = await handler.send_invite(target_host, event, context)
+        return signed
+    # Synapse before 1.162.0: the invitee's preview travels in the event.
+    from synapse.events.utils import maybe_upsert_event_field
+
+    store: Any = hs.get_datastores().main
+    maybe_upsert_event_field(
+        event,
+        event.unsigned,
+        "invite_room_state",
+        await store.get_stripped_room_state_from_event_context(
+            context, prejoin_state, membership_user_id=event.sender
+        ),
+    )
+    signed = await handler.send_invite(target_host, event)
+    return signed

@@ -45,12 +45,46 @@ class RateLimitConfig:
         return {"per_second": self.per_second, "burst_count": self.burst_count}
 
 
+DEFAULT_REMOTE_CONCURRENCY = 10
+DEFAULT_REMOTE_TIMEOUT_MS = 10_000
+
+
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class RemoteInvitesConfig:
+    """How a batch asks other servers about its invitees: their profiles, then
+    their signatures on the invites. ``concurrency`` requests at most are in
+    flight at once, across all servers; each waits at most ``timeout_ms``."""
+
+    concurrency: int = DEFAULT_REMOTE_CONCURRENCY
+    timeout_ms: int = DEFAULT_REMOTE_TIMEOUT_MS
+
+    @classmethod
+    def from_section(cls, reader: SectionReader) -> "RemoteInvitesConfig":
+        config = cls(
+            concurrency=reader.read_int(
+                "concurrency",
+                DEFAULT_REMOTE_CONCURRENCY,
+                minimum=1,
+                maximum=MAX_EVENTS_CAP,
+            ),
+            timeout_ms=reader.read_duration_ms(
+                "timeout", DEFAULT_REMOTE_TIMEOUT_MS, minimum_ms=100
+            ),
+        )
+        reader.finish()
+        return config
+
+    def as_section(self) -> dict[str, Any]:
+        return {"concurrency": self.concurrency, "timeout": self.timeout_ms}
+
+
 @attr.s(frozen=True, slots=True, auto_attribs=True)
 class Msc3192Config:
     enabled: bool = True
     max_events: int = MAX_EVENTS_CAP
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     rate_limit: RateLimitConfig = RateLimitConfig()
+    remote_invites: RemoteInvitesConfig = RemoteInvitesConfig()
 
     @classmethod
     def from_section(cls, reader: SectionReader) -> "Msc3192Config":
@@ -63,6 +97,9 @@ class Msc3192Config:
                 "max_body_bytes", DEFAULT_MAX_BODY_BYTES, minimum=1024
             ),
             rate_limit=RateLimitConfig.from_section(reader.section("rate_limit")),
+            remote_invites=RemoteInvitesConfig.from_section(
+                reader.section("remote_invites")
+            ),
         )
         reader.finish()
         return config
@@ -73,4 +110,5 @@ class Msc3192Config:
             "max_events": self.max_events,
             "max_body_bytes": self.max_body_bytes,
             "rate_limit": self.rate_limit.as_section(),
+            "remote_invites": self.remote_invites.as_section(),
         }

@@ -10,6 +10,7 @@ from msc_extensions._synapse_private.invite_checks import InviteChecks
 from msc_extensions._synapse_private.member_profiles import MemberProfiles
 from msc_extensions._synapse_private.membership_effects import MembershipEffects
 from msc_extensions._synapse_private.ratelimiting import UserRatelimiter
+from msc_extensions._synapse_private.remote_invites import RemoteInvites
 from msc_extensions._synapse_private.requesters import AccountStatus, ServerAdmins
 from msc_extensions._synapse_private.resources import HomeServer
 from msc_extensions._synapse_private.room_locks import RoomLocks
@@ -33,6 +34,9 @@ class Msc3192Feature(Feature):
         self._context = context
         self._config = config
         self._servlet: BatchStateServlet | None = None
+        # On every process, the one that persists events included: a remote
+        # invite a batch had signed is not sent to its server again there.
+        RemoteInvites(context.hs).install()
 
     def client_servlets(self) -> Iterable[RestServlet]:
         # Built when Synapse builds the first client resource, as it builds its
@@ -74,9 +78,12 @@ def build_handler(hs: HomeServer, config: Msc3192Config) -> BatchStateHandler:
                 accounts=AccountStatus(hs),
                 invites=InviteChecks(hs),
                 profiles=MemberProfiles(hs),
+                remote=config.remote_invites,
             ),
             persistence=BatchPersistence(hs),
             effects=MembershipEffects(hs),
+            remote_invites=RemoteInvites(hs),
+            remote_config=config.remote_invites,
         ),
         metrics=BatchStateMetrics(hs.hostname),
     )

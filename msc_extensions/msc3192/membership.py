@@ -19,10 +19,10 @@ state:
    sender, same content) is not sent again and answers with the existing event
    ID, and an invite to a server notices room cannot be withdrawn.
 
-The auth rules come after, when the event is built (:mod:`.batch`). Only changes
-to other users' memberships that need no other server come here: invites of local
-users, kicks, bans and unbans (:func:`batchable_membership`); the rest go through
-Synapse's own single path.
+The auth rules come after, when the event is built (:mod:`.batch`), and for an
+invite of a user of another server, that server's signature. Only changes to
+other users' memberships come here: invites, kicks, bans and unbans
+(:func:`batchable_membership`); the rest go through Synapse's own single path.
 """
 
 from collections.abc import Sequence
@@ -31,7 +31,7 @@ import attr
 from synapse.api.constants import Membership
 from synapse.api.errors import Codes, SynapseError
 from synapse.module_api import EventBase
-from synapse.types import JsonDict, UserID
+from synapse.types import JsonDict
 
 from msc_extensions._synapse_private.invite_checks import InviteChecks
 from msc_extensions._synapse_private.member_profiles import (
@@ -40,6 +40,7 @@ from msc_extensions._synapse_private.member_profiles import (
 )
 from msc_extensions._synapse_private.requesters import AccountStatus, Requester
 from msc_extensions._synapse_private.room_reads import RoomReads
+from msc_extensions.msc3192.config import RemoteInvitesConfig
 from msc_extensions.msc3192.items import BatchItem
 
 #: The memberships a batch sets for other users itself.
@@ -49,21 +50,17 @@ BATCHED_MEMBERSHIPS = frozenset({Membership.INVITE, Membership.LEAVE, Membership
 def batchable_membership(requester: Requester, item: BatchItem) -> bool:
     """Whether the batch path serves this membership item: a change to another
     user's membership (invite, kick, ban, unban), by a requester who is not
-    shadow-banned, where an invitee is a user of this server.
+    shadow-banned. Invitees may be users of any server: the batch has those of
+    other servers sign their invites (:mod:`.batch`).
 
-    The requester's own joins and leaves, knocks, and invites of remote users
-    (which need the invitee's server to sign them first) go through Synapse's
+    The requester's own joins and leaves, and knocks, go through Synapse's
     single path, as do all items of shadow-banned requesters (whose invites
     Synapse fakes, but whose kicks and bans it sends).
     """
     membership = item.content.get("membership")
     if membership not in BATCHED_MEMBERSHIPS or requester.shadow_banned:
         return False
-    if item.state_key == requester.user.to_string():
-        return False
-    if membership == Membership.INVITE:
-        return UserID.from_string(item.state_key).domain == requester.user.domain
-    return True
+    return item.state_key != requester.user.to_string()
 
 
 @attr.s(frozen=True, slots=True, auto_attribs=True)
@@ -84,23 +81,30 @@ class MembershipRules:
         accounts: AccountStatus,
         invites: InviteChecks,
         profiles: MemberProfiles,
+        remote: RemoteInvitesConfig,
     ) -> None:
         self._rooms = rooms
         self._accounts = accounts
         self._invites = invites
         self._profiles = profiles
+        self._remote = remote
 
     async def read_profiles(self, items: Sequence[BatchItem]) -> LocalProfiles:
-        """The global profiles of the local targets whose membership events carry
-        them (invites), read in one go rather than item by item."""
-        return await self._profiles.read_local(
-            [
-                item.state_key
-                for item in items
-                if item.is_membership
-                and self._profiles.needs_profile(item.content.get("membership", ""))
-            ]
+        """The global profiles of the targets whose membership events carry
+        them (invites), read in one go rather than item by item: those of this
+        server in one query, those of other servers over federation, several at
+        once, each with the wait of ``remote_invites.timeout``."""
+        targets = [
+            item.state_key
+            for item in items
+            if item.is_membership
+            and self._profiles.needs_profile(item.content.get("membership", ""))
+        ]
+        local = await self._profiles.read_local(targets)
+        remote = await self._profiles.read_remote(
+            targets, self._remote.concurrency, self._remote.timeout_ms
         )
+        return local.merged(remote)
 
     async def check(
         self,

@@ -462,9 +462,13 @@ class BatchStateOnWorkerTests(E2ETestCase):
             main_url, items[:50], access_token=owner.access_token
         )
         self.assertEqual((status, replay), (200, ids))
-        # Membership items on the worker's batch path: a ban, an invite, a kick.
+        # Membership items on the worker's batch path: a ban, an invite, a kick,
+        # and an invite of a user of another server, which the worker has signed
+        # and the main process persists without asking that server again.
         member = await main.register_user(self.client, "worker_member")
         newcomer = await main.register_user(self.client, "worker_newcomer")
+        elsewhere = (await _pair()).a
+        guest = await elsewhere.register_user(self.client, "worker_remote_guest")
         for path, token in (
             (f"/rooms/{quote(room_id)}/invite", owner.access_token),
             (f"/join/{quote(room_id)}", member.access_token),
@@ -487,6 +491,11 @@ class BatchStateOnWorkerTests(E2ETestCase):
                 "state_key": member.user_id,
                 "content": {"membership": "leave"},
             },
+            {
+                "event_type": "m.room.member",
+                "state_key": guest.user_id,
+                "content": {"membership": "invite"},
+            },
         ]
         status, ban = await self.client.put_json(
             worker.client_url + BATCH.format(room=quote(room_id), txn="w2"),
@@ -498,6 +507,7 @@ class BatchStateOnWorkerTests(E2ETestCase):
         for user_id, membership in (
             (newcomer.user_id, "invite"),
             (member.user_id, "leave"),
+            (guest.user_id, "invite"),
         ):
             status, content = await self.client.get_json(
                 main.client_url
@@ -508,6 +518,23 @@ class BatchStateOnWorkerTests(E2ETestCase):
             self.assertEqual(
                 (status, content.get("membership")), (200, membership), content
             )
+
+        status, sync = await self.client.get_json(
+            elsewhere.client_url + "/_matrix/client/v3/sync",
+            access_token=guest.access_token,
+        )
+        self.assertIn(room_id, sync["rooms"]["invite"], sync)
+        room_localpart = room_id[1:].split(":")[0]
+        asked = [
+            line
+            for line in (elsewhere.directory / "homeserver.log")
+            .read_text()
+            .splitlines()
+            if "/_matrix/federation/v2/invite/" in line
+            and room_localpart in line
+            and "Processed request" in line
+        ]
+        self.assertEqual(len(asked), 1, asked)
 
         # The main process, which persisted them, serves them.
         for key, expected in (("k0", {"i": 0}), ("k49", {"i": 49})):

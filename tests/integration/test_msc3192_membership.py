@@ -2,9 +2,8 @@
 membership APIs run, and give the same results."""
 
 from typing import Any
-from unittest.mock import AsyncMock, patch
 
-from synapse.api.errors import Codes, SynapseError
+from synapse.api.errors import Codes
 from synapse.events import EventBase
 from synapse.module_api import NOT_SPAM
 from synapse.types import JsonDict
@@ -171,57 +170,6 @@ class MembershipTestCase(BatchStateTestCase):
         code, body = self.batch([member("@notices:test", "invite")])
         self.assertEqual(code, 403, body)
         self.assertIn("Cannot invite this user", body["error"])
-
-    def test_remote_invite_goes_over_federation(self) -> None:
-        remote = "@zoe:remote.example.com"
-        local, _ = self.register_member("ivan")
-
-        # Synapse passes the event's context from 1.162.0, not before.
-        async def send_invite(
-            target_host: str, event: EventBase, context: Any = None
-        ) -> EventBase:
-            self.assertEqual(target_host, "remote.example.com")
-            return event
-
-        async def refuse_invite(
-            target_host: str, event: EventBase, context: Any = None
-        ) -> EventBase:
-            raise SynapseError(403, "remote says no", Codes.FORBIDDEN)
-
-        federation = self.hs.get_federation_handler()
-        # The remote user's profile is looked up over federation, as for /invite.
-        profile_query = patch.object(
-            self.hs.get_federation_client(),
-            "make_query",
-            AsyncMock(return_value={"displayname": "Zoe"}),
-        )
-        with (
-            profile_query,
-            patch.object(
-                federation, "send_invite", AsyncMock(side_effect=send_invite)
-            ) as sent,
-        ):
-            code, body = self.batch([member(remote, "invite"), member(local, "invite")])
-        self.assertEqual(code, 200, body)
-        self.assertTrue(all(body), body)
-        self.assertEqual(sent.call_count, 1)
-        self.assertEqual(self.membership(remote), "invite")
-        self.assertEqual(self.member_content(remote)["displayname"], "Zoe")
-
-        other = "@yann:remote.example.com"
-        with (
-            profile_query,
-            patch.object(
-                federation, "send_invite", AsyncMock(side_effect=refuse_invite)
-            ),
-        ):
-            code, body = self.batch(
-                [member(other, "invite"), {"event_type": "a.b", "content": {}}]
-            )
-        self.assertEqual(code, 200, body)
-        self.assertIsNone(body[0])
-        self.assertIsNotNone(body[1])
-        self.assertIsNone(self.membership(other))
 
 
 class BlockNonAdminInvitesTestCase(BatchStateTestCase):

@@ -192,7 +192,11 @@ class EffectiveSettingsTestCase(unittest.TestCase):
     keys, and parsing it again gives the same config."""
 
     SETTINGS: dict[str, Any] = {
-        "msc3192": {"max_events": 20, "rate_limit": {"per_second": 0.2}},
+        "msc3192": {
+            "max_events": 20,
+            "rate_limit": {"per_second": 0.2},
+            "remote_invites": {"timeout": "5s"},
+        },
         "msc2314": {"cache_window": "2m", "recovery_wait": 0},
         "msc3895": {"errcode": "stable"},
         "msc3902": {"resync_interval": "30s"},
@@ -214,6 +218,7 @@ class EffectiveSettingsTestCase(unittest.TestCase):
                 "max_events": 20,
                 "max_body_bytes": 3342336,
                 "rate_limit": {"per_second": 0.2, "burst_count": 5},
+                "remote_invites": {"concurrency": 10, "timeout": 5_000},
             },
         )
         self.assertEqual(

@@ -21,6 +21,7 @@ from msc_extensions._synapse_private.event_creation import ChainStart, CreatedEv
 from msc_extensions._synapse_private.member_profiles import LocalProfiles
 from msc_extensions._synapse_private.requesters import Requester
 from msc_extensions.msc3192.batch import StateBatch
+from msc_extensions.msc3192.config import RemoteInvitesConfig
 from msc_extensions.msc3192.handler import BatchStateHandler
 from msc_extensions.msc3192.items import BatchItem, ItemResult
 from msc_extensions.msc3192.metrics import BatchStateMetrics
@@ -231,6 +232,8 @@ def state_batch(fakes: Fakes) -> StateBatch:
         members=primitives,
         persistence=primitives,
         effects=primitives,
+        remote_invites=primitives,
+        remote_config=RemoteInvitesConfig(),
     )
 
 

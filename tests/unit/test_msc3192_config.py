@@ -67,3 +67,36 @@ class Msc3192ConfigTestCase(unittest.TestCase):
     def test_wrong_types_are_errors(self) -> None:
         self.assert_error({"max_events": "50"}, ("msc3192", "max_events"), "integer")
         self.assert_error({"rate_limit": 5}, ("msc3192", "rate_limit"), "mapping")
+
+    def test_remote_invites(self) -> None:
+        config = parse({})
+        self.assertEqual(config.remote_invites.concurrency, 10)
+        self.assertEqual(config.remote_invites.timeout_ms, 10_000)
+        config = parse({"remote_invites": {"concurrency": 3, "timeout": "2s"}})
+        self.assertEqual(config.remote_invites.concurrency, 3)
+        self.assertEqual(config.remote_invites.timeout_ms, 2000)
+        self.assert_error(
+            {"remote_invites": {"concurrency": 0}},
+            ("msc3192", "remote_invites", "concurrency"),
+            "at least 1",
+        )
+        self.assert_error(
+            {"remote_invites": {"concurrency": 51}},
+            ("msc3192", "remote_invites", "concurrency"),
+            "at most 50",
+        )
+        self.assert_error(
+            {"remote_invites": {"timeout": "soon"}},
+            ("msc3192", "remote_invites", "timeout"),
+            "expected a duration",
+        )
+        self.assert_error(
+            {"remote_invites": {"timeout": 10}},
+            ("msc3192", "remote_invites", "timeout"),
+            "at least 100 ms",
+        )
+        self.assert_error(
+            {"remote_invites": {"parallel": 2}},
+            ("msc3192", "remote_invites", "parallel"),
+            "unknown key",
+        )
