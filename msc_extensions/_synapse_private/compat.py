@@ -38,12 +38,18 @@ What this file relies on:
    ``synapse.util.duration.Duration`` itself exists from 1.144.0); before that the
    time a result is kept is ``timeout_ms``, in milliseconds
    (:func:`response_cache`).
+7. ``AccountDataTypes.INVITE_PERMISSION_CONFIG`` (from 1.149.0, MSC4380's invite
+   rules): ``DataStore.get_invite_config_for_user`` reads this global account
+   data type of every invitee, then, when it is absent and
+   ``experimental_features.msc4155_enabled`` is on, MSC4155's
+   ``MSC4155_INVITE_PERMISSION_CONFIG``. Before that it reads only MSC4155's, and
+   only with that flag (:func:`invite_rule_account_data_types`).
 """
 
 import inspect
 from typing import TYPE_CHECKING, Any
 
-from synapse.api.constants import EventTypes
+from synapse.api.constants import AccountDataTypes, EventTypes
 from synapse.api.room_versions import RoomVersion
 from synapse.events import EventBase
 from synapse.server import HomeServer
@@ -64,6 +70,7 @@ __all__ = [
     "app_service_id_of",
     "event_auth_chain",
     "federation_hierarchy_without_full_state",
+    "invite_rule_account_data_types",
     "response_cache",
     "signatures_of",
     "uses_state_dags",
@@ -173,3 +180,16 @@ def response_cache(hs: HomeServer, name: str, window_ms: int) -> ResponseCache[A
         server_name=hs.hostname,
         timeout=Duration(milliseconds=window_ms),
     )
+
+
+# (7)
+def invite_rule_account_data_types(hs: HomeServer) -> tuple[str, ...]:
+    """The global account data types in which Synapse looks up a user's invite
+    rules."""
+    types: list[str] = []
+    stable: str | None = getattr(AccountDataTypes, "INVITE_PERMISSION_CONFIG", None)
+    if stable is not None:
+        types.append(stable)
+    if hs.config.experimental.msc4155_enabled:
+        types.append(AccountDataTypes.MSC4155_INVITE_PERMISSION_CONFIG)
+    return tuple(types)

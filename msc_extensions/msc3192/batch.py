@@ -141,7 +141,7 @@ class StateBatch:
 
         async with self._locks.creating_events(room_id):
             start = await self._creation.chain_start(room_id, len(items))
-            chain = _Chain(start, await self._members.read_profiles(items))
+            chain = _Chain(start, await self._members.read_ahead(items))
             outcomes = [
                 await attempt(
                     room_id,

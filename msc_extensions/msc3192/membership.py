@@ -90,15 +90,25 @@ class MembershipRules:
         self._invites = invites
         self._profiles = profiles
 
-    async def read_profiles(self, items: Sequence[BatchItem]) -> LocalProfiles:
-        """The global profiles of the local targets whose membership events carry
-        them (invites), read in one go rather than item by item."""
+    async def read_ahead(self, items: Sequence[BatchItem]) -> LocalProfiles:
+        """Read, in one go rather than item by item, what the rules and the
+        persisting of ``items`` read about their targets: the invitees' invite
+        rules (into Synapse's cache, where both read them), and the global
+        profiles of the local targets whose membership events carry them
+        (invites), which are returned."""
+        members = [item for item in items if item.is_membership]
+        await self._invites.read_invite_rules(
+            [
+                item.state_key
+                for item in members
+                if item.content.get("membership") == Membership.INVITE
+            ]
+        )
         return await self._profiles.read_local(
             [
                 item.state_key
-                for item in items
-                if item.is_membership
-                and self._profiles.needs_profile(item.content.get("membership", ""))
+                for item in members
+                if self._profiles.needs_profile(item.content.get("membership", ""))
             ]
         )
 
@@ -113,8 +123,8 @@ class MembershipRules:
     ) -> MemberChange | str:
         """The event to build for ``item``, or the ID of ``current`` (the target's
         membership event in the state that includes the batch's earlier items)
-        when the item repeats it. ``profiles``: those read ahead by
-        :meth:`read_profiles`.
+        when the item repeats it. ``profiles``: those read by
+        :meth:`read_ahead`.
 
         Raises:
             SynapseError: the change is refused, with the single path's status,
