@@ -23,8 +23,9 @@ this package import nothing from the rest of ``msc_extensions``.
   :mod:`.single_sends` (the one-event paths of ``PUT /state``), and for
   membership events in a batch :mod:`.invite_checks` (invite rate limits,
   server notices, ``user_may_invite``, invite rules), :mod:`.member_profiles`
-  (profile fields, read in bulk) and :mod:`.membership_effects` (what follows a
-  member leaving).
+  (profile fields, read in bulk), :mod:`.membership_effects` (what follows a
+  member leaving) and :mod:`.cache_priming` (Synapse's own caches filled from
+  reads in bulk).
 - :mod:`.partial_state_store`: reads of partial-state rooms that do not wait for
   full state (MSC3895, MSC3902).
 - :mod:`.resync`: Synapse's resync of partial-state rooms, and hooks to observe and
