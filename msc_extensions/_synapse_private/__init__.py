@@ -23,8 +23,9 @@ this package import nothing from the rest of ``msc_extensions``.
   :mod:`.single_sends` (the one-event paths of ``PUT /state``), and for
   membership events in a batch :mod:`.invite_checks` (invite rate limits,
   server notices, ``user_may_invite``, invite rules), :mod:`.member_profiles`
-  (profile fields, read in bulk) and :mod:`.membership_effects` (what follows a
-  member leaving), and for invites of users on other servers
+  (profile fields, read in bulk), :mod:`.membership_effects` (what follows a
+  member leaving) and :mod:`.cache_priming` (Synapse's own caches filled from
+  reads in bulk), and for invites of users on other servers
   :mod:`.remote_invites` (their servers' signatures, asked for before the chain
   is persisted and not again when it is) with :mod:`.bounded_calls` (several
   requests at once, each with a bounded wait).

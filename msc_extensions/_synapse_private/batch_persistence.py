@@ -15,12 +15,24 @@ What this file relies on:
    ``DictionaryCache``s of the non-membership and membership state of each group,
    filled with ``update(sequence, group, state, fetched_keys)`` as
    ``store_state_group`` fills them for the full groups it stores.
-4. ``DataStore.bulk_get_push_rules(user_ids)``, the ``@cachedList`` of
-   ``get_push_rules_for_user`` that the push-rule evaluator in
-   ``handle_new_client_event`` calls for every event, with the room's local
-   members plus, for an invite, the local invitee: each new invitee costs it two
-   database transactions (push rules, and which are enabled), event by event.
-   Calling it once with every local invitee first fills that cache in one query.
+4. The push-rule evaluator that ``handle_new_client_event`` runs for every
+   event (``BulkPushRuleEvaluator._get_rules_for_event`` and
+   ``_action_for_event_by_user``): for a membership event that another user
+   sends about a user of this server, it reads whether that target is joined
+   (``check_local_user_in_room``, not cached), the target's push rules if so or
+   if invited (``DataStore.get_push_rules_for_user``, through its
+   ``@cachedList`` ``bulk_get_push_rules``, two database transactions a user),
+   and then the target's profile in the room
+   (``get_user_in_room_with_profile``, through its ``@cachedList``
+   ``get_subset_users_in_room_with_profiles(room_id, user_ids)``). Event by
+   event, each target misses both caches; calling the two ``@cachedList``
+   methods once with every target first fills them in three transactions.
+5. ``handle_new_client_event``'s reads of the state before each event and after
+   it go, for a new group, to the state-group cache of (3): the deduplication of
+   state, the auth and push-rule power levels and the sender's and target's
+   memberships, the invitee's visibility of its invite, and an invite's stripped
+   state, which is non-membership state and the sender's membership. No other
+   membership is read there.
 """
 
 from collections.abc import Collection, Sequence
@@ -39,10 +51,14 @@ from msc_extensions._synapse_private.event_creation import CreatedEvent
 MAX_PREFILLED_STATE = 1000
 
 
-class _CachedPushRules(Protocol):
-    """A ``@cachedList`` store method, typed as called."""
+class _CachedPushRuleInputs(Protocol):
+    """``@cachedList`` store methods, typed as called."""
 
     async def bulk_get_push_rules(self, user_ids: Collection[str]) -> Any: ...
+
+    async def get_subset_users_in_room_with_profiles(
+        self, room_id: str, user_ids: Collection[str]
+    ) -> Any: ...
 
 
 class BatchPersistence:
@@ -50,7 +66,7 @@ class BatchPersistence:
 
     def __init__(self, hs: HomeServer) -> None:
         self._state_store = hs.get_datastores().state
-        self._push_rules = cast(_CachedPushRules, hs.get_datastores().main)
+        self._push_rule_inputs = cast(_CachedPushRuleInputs, hs.get_datastores().main)
         self._creation = hs.get_event_creation_handler()
         self._is_mine_id = hs.is_mine_id
 
@@ -80,7 +96,7 @@ class BatchPersistence:
             self._state_store,
         )
         self._prefill_state_group_cache(events_and_context, state_group, state_before)
-        await self._read_invitees_push_rules(chain)
+        await self._read_push_rule_inputs(room_id, chain, state_before)
         await self._creation.handle_new_client_event(
             requester,
             events_and_context=events_and_context,
@@ -88,18 +104,30 @@ class BatchPersistence:
             ratelimit=False,
         )
 
-    async def _read_invitees_push_rules(self, chain: Sequence[CreatedEvent]) -> None:
-        """(4) Read the push rules of the chain's local invitees in one query, into
-        the cache the push-rule evaluator reads them from."""
-        invitees = [
-            created.event.state_key
-            for created in chain
-            if created.event.type == EventTypes.Member
-            and created.event.content.get("membership") == Membership.INVITE
-            and self._is_mine_id(created.event.state_key)
+    async def _read_push_rule_inputs(
+        self, room_id: str, chain: Sequence[CreatedEvent], state_before: StateMap[str]
+    ) -> None:
+        """(4) Read the push rules and the room profiles of the chain's local
+        membership targets, each in one query, into the caches the push-rule
+        evaluator reads them from: invitees, and targets with a membership before
+        the chain (a pre-emptive ban of a user the room never saw reads
+        neither)."""
+        targets = [
+            event.state_key
+            for event in (created.event for created in chain)
+            if event.type == EventTypes.Member
+            and event.state_key != event.sender
+            and self._is_mine_id(event.state_key)
+            and (
+                event.content.get("membership") == Membership.INVITE
+                or (EventTypes.Member, event.state_key) in state_before
+            )
         ]
-        if invitees:
-            await self._push_rules.bulk_get_push_rules(invitees)
+        if targets:
+            await self._push_rule_inputs.bulk_get_push_rules(targets)
+            await self._push_rule_inputs.get_subset_users_in_room_with_profiles(
+                room_id, targets
+            )
 
     def _prefill_state_group_cache(
         self,
@@ -107,18 +135,18 @@ class BatchPersistence:
         start_group: int,
         state_before: StateMap[str],
     ) -> None:
-        """Put the state of each new state group that persisting reads into
+        """(3) Put the state of each new state group that persisting reads into
         Synapse's state-group cache, as Synapse does for every full group it
-        stores: all non-membership state, and the memberships of the chain's
-        senders and targets.
+        stores: all non-membership state, and the memberships read there (5).
 
-        ``handle_new_client_event`` then reads, for every event, the state before
-        it (to deduplicate, the membership of a membership event's target, and
-        the push rules' power levels and sender's membership; an invite's
-        stripped state for the invitee); each read of a new delta group
-        otherwise costs a database round trip that walks the delta chain. Rooms
-        with a lot of non-membership state are left to those reads, to keep the
-        cache small; the memberships are at most two per event.
+        ``handle_new_client_event`` reads, for every event, the state before it
+        and, for an invite, the invitee's membership after it; each read of a new
+        delta group otherwise costs a database round trip that walks the delta
+        chain. So each group gets the memberships of the chain's senders and of
+        the targets of the events on either side of it: a few per group rather
+        than every target of the chain in every group, which would put 50 x 50
+        entries into the cache for a batch of 50 invites. Rooms with a lot of
+        non-membership state are left to those reads, to keep the cache small.
         """
         non_member = {
             key: event_id
@@ -127,19 +155,43 @@ class BatchPersistence:
         }
         if len(non_member) + len(events_and_context) > MAX_PREFILLED_STATE:
             return
-        member_keys = set()
-        for event, _ in events_and_context:
-            member_keys.add((EventTypes.Member, event.sender))
-            if event.type == EventTypes.Member:
-                member_keys.add((EventTypes.Member, event.state_key))
-        members = {key: state_before[key] for key in member_keys if key in state_before}
+        events = [event for event, _ in events_and_context]
+        senders = {(EventTypes.Member, event.sender) for event in events}
+        targets = [
+            (EventTypes.Member, event.state_key)
+            if event.type == EventTypes.Member
+            else None
+            for event in events
+        ]
+
+        def read_around(index: int) -> set[tuple[str, str]]:
+            """The memberships read in the group after event ``index`` (-1: the
+            group the chain starts from)."""
+            keys = set(senders)
+            for neighbour in targets[max(index, 0) : index + 2]:
+                if neighbour is not None:
+                    keys.add(neighbour)
+            return keys
+
+        members = {
+            key: state_before[key]
+            for key in senders.union(filter(None, targets))
+            if key in state_before
+        }
         cache = self._state_store._state_group_cache
         members_cache = self._state_store._state_group_members_cache
-        # The group the chain starts from: the state before its first event.
-        members_cache.update(
-            members_cache.sequence, start_group, dict(members), fetched_keys=member_keys
-        )
-        for event, context in events_and_context:
+
+        def put_members(group: int, keys: set[tuple[str, str]]) -> None:
+            # Each key known present or absent (fetched_keys).
+            members_cache.update(
+                members_cache.sequence,
+                group,
+                {key: members[key] for key in keys if key in members},
+                fetched_keys=keys,
+            )
+
+        put_members(start_group, read_around(-1))
+        for index, (event, context) in enumerate(events_and_context):
             if event.is_state():
                 key = (event.type, event.state_key)
                 if event.type == EventTypes.Member:
@@ -149,10 +201,4 @@ class BatchPersistence:
             if context.state_group is None:
                 continue
             cache.update(cache.sequence, context.state_group, dict(non_member))
-            # Only the keys above, each known present or absent (fetched_keys).
-            members_cache.update(
-                members_cache.sequence,
-                context.state_group,
-                dict(members),
-                fetched_keys=member_keys,
-            )
+            put_members(context.state_group, read_around(index))

@@ -47,12 +47,18 @@ What this file relies on:
    room_prejoin_state, membership_user_id=sender)`` and
    ``synapse.events.utils.maybe_upsert_event_field``
    (:func:`send_invite_for_signature` does the same).
+8. ``AccountDataTypes.INVITE_PERMISSION_CONFIG`` (from 1.149.0, MSC4380's invite
+   rules): ``DataStore.get_invite_config_for_user`` reads this global account
+   data type of every invitee, then, when it is absent and
+   ``experimental_features.msc4155_enabled`` is on, MSC4155's
+   ``MSC4155_INVITE_PERMISSION_CONFIG``. Before that it reads only MSC4155's, and
+   only with that flag (:func:`invite_rule_account_data_types`).
 """
 
 import inspect
 from typing import TYPE_CHECKING, Any
 
-from synapse.api.constants import EventTypes
+from synapse.api.constants import AccountDataTypes, EventTypes
 from synapse.api.room_versions import RoomVersion
 from synapse.events import EventBase
 from synapse.server import HomeServer
@@ -73,6 +79,7 @@ __all__ = [
     "app_service_id_of",
     "event_auth_chain",
     "federation_hierarchy_without_full_state",
+    "invite_rule_account_data_types",
     "response_cache",
     "send_invite_for_signature",
     "signatures_of",
@@ -219,3 +226,16 @@ async def send_invite_for_signature(
     )
     signed = await handler.send_invite(target_host, event)
     return signed
+
+
+# (8)
+def invite_rule_account_data_types(hs: HomeServer) -> tuple[str, ...]:
+    """The global account data types in which Synapse looks up a user's invite
+    rules."""
+    types: list[str] = []
+    stable: str | None = getattr(AccountDataTypes, "INVITE_PERMISSION_CONFIG", None)
+    if stable is not None:
+        types.append(stable)
+    if hs.config.experimental.msc4155_enabled:
+        types.append(AccountDataTypes.MSC4155_INVITE_PERMISSION_CONFIG)
+    return tuple(types)

@@ -222,7 +222,7 @@ class StateBatch:
 
         results: dict[int, ItemResult] = {}
         # Before the lock: reading remote invitees' profiles may take a while.
-        profiles = await self._members.read_profiles(items)
+        profiles = await self._members.read_ahead(items)
         async with self._locks.creating_events(room_id):
             chain = _Chain(await self._creation.chain_start(room_id, len(items)))
             persisted_any = False

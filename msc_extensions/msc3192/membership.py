@@ -89,16 +89,26 @@ class MembershipRules:
         self._profiles = profiles
         self._remote = remote
 
-    async def read_profiles(self, items: Sequence[BatchItem]) -> LocalProfiles:
-        """The global profiles of the targets whose membership events carry
-        them (invites), read in one go rather than item by item: those of this
-        server in one query, those of other servers over federation, several at
-        once, each with the wait of ``remote_invites.timeout``."""
+    async def read_ahead(self, items: Sequence[BatchItem]) -> LocalProfiles:
+        """Read, in one go rather than item by item, what the rules and the
+        persisting of ``items`` read about their targets: the invitees' invite
+        rules (into Synapse's cache, where both read them), and the global
+        profiles of the targets whose membership events carry them (invites),
+        which are returned: those of this server in one query, those of other
+        servers over federation, several at once, each with the wait of
+        ``remote_invites.timeout``."""
+        members = [item for item in items if item.is_membership]
+        await self._invites.read_invite_rules(
+            [
+                item.state_key
+                for item in members
+                if item.content.get("membership") == Membership.INVITE
+            ]
+        )
         targets = [
             item.state_key
-            for item in items
-            if item.is_membership
-            and self._profiles.needs_profile(item.content.get("membership", ""))
+            for item in members
+            if self._profiles.needs_profile(item.content.get("membership", ""))
         ]
         local = await self._profiles.read_local(targets)
         remote = await self._profiles.read_remote(
@@ -117,8 +127,8 @@ class MembershipRules:
     ) -> MemberChange | str:
         """The event to build for ``item``, or the ID of ``current`` (the target's
         membership event in the state that includes the batch's earlier items)
-        when the item repeats it. ``profiles``: those read ahead by
-        :meth:`read_profiles`.
+        when the item repeats it. ``profiles``: those read by
+        :meth:`read_ahead`.
 
         Raises:
             SynapseError: the change is refused, with the single path's status,

@@ -564,6 +564,99 @@ class InviteRateLimitTestCase(MemberRulesBase):
         )
 
 
+class MemberPushTestCase(MemberRulesBase):
+    """The targets of membership items are notified (their push rules, invite
+    rules and profiles read in bulk by the batch) as single calls notify them."""
+
+    def test_targets_get_the_notifications_single_calls_give(self) -> None:
+        ivy, ivy_token = self.register_member("ivy")
+        jack, jack_token = self.register_member("jack")
+        kim, kim_token = self.register_member("kim")
+        self.set_displayname(ivy_token, ivy, "Ivy")
+        # Jack turned off notifications of invites.
+        code, body = self.request_json(
+            "PUT",
+            "/_matrix/client/v3/pushrules/global/override/.m.rule.invite_for_me/enabled",
+            {"enabled": False},
+            access_token=jack_token,
+        )
+        self.assertEqual(code, 200, body)
+        # Kim ignores invites (MSC4155, whose flag default_config sets): they
+        # arrive, and never notify.
+        self.get_success(
+            self.hs.get_account_data_handler().add_account_data_for_user(
+                kim,
+                AccountDataTypes.MSC4155_INVITE_PERMISSION_CONFIG,
+                {"ignored_users": ["*"]},
+            )
+        )
+        # Carol asked to be notified, loudly, of her membership changes.
+        code, body = self.request_json(
+            "PUT",
+            "/_matrix/client/v3/pushrules/global/override/memberships",
+            {
+                "conditions": [
+                    {"kind": "event_match", "key": "type", "pattern": "m.room.member"}
+                ],
+                "actions": ["notify", {"set_tweak": "highlight"}],
+            },
+            access_token=self.carol_token,
+        )
+        self.assertEqual(code, 200, body)
+        items = [
+            member(ivy, "invite"),
+            member(jack, "invite"),
+            member(kim, "invite"),
+            member(self.carol, "leave", reason="bye"),
+            member(self.dave, "leave"),
+        ]
+        # The batch first, so that nothing of these users is cached by the
+        # single calls before it reads them.
+        batched = self.batched(items)
+        singles = self.singles(items)
+        self.assertEqual([_decision(a) for a in batched], [ALLOWED] * len(items))
+        self.assertEqual([_decision(a) for a in singles], [ALLOWED] * len(items))
+
+        expected_counts = {ivy: 1, jack: 0, kim: 0, self.carol: 1, self.dave: 0}
+        for user_id, token in (
+            (ivy, ivy_token),
+            (jack, jack_token),
+            (kim, kim_token),
+            (self.carol, self.carol_token),
+            (self.dave, self.dave_token),
+        ):
+            in_single = self.notifications(token, self.single_room)
+            in_batch = self.notifications(token, self.batch_room)
+            self.assertEqual(in_batch, in_single, user_id)
+            self.assertEqual(len(in_batch), expected_counts[user_id], user_id)
+        # The invite shows whom it is for, by the name Ivy chose.
+        self.assertEqual(
+            self.notifications(ivy_token, self.batch_room)[0][1]["displayname"], "Ivy"
+        )
+
+    def set_displayname(self, token: str, user_id: str, name: str) -> None:
+        code, body = self.request_json(
+            "PUT",
+            f"/_matrix/client/v3/profile/{quote(user_id)}/displayname",
+            {"displayname": name},
+            access_token=token,
+        )
+        self.assertEqual(code, 200, body)
+
+    def notifications(self, token: str, room_id: str) -> list[tuple[Any, JsonDict]]:
+        """The user's notifications from ``room_id``: the push actions and the
+        content of the event for each."""
+        code, body = self.request_json(
+            "GET", "/_matrix/client/v3/notifications", access_token=token
+        )
+        self.assertEqual(code, 200, body)
+        return [
+            (notification["actions"], notification["event"]["content"])
+            for notification in body["notifications"]
+            if notification["room_id"] == room_id
+        ]
+
+
 def _item(item: Item) -> JsonDict:
     event_type, state_key, content = item
     return {"event_type": event_type, "state_key": state_key, "content": content}

@@ -112,7 +112,7 @@ class Fakes:
         return True
 
     # MembershipRules
-    async def read_profiles(self, items: Sequence[BatchItem]) -> LocalProfiles:
+    async def read_ahead(self, items: Sequence[BatchItem]) -> LocalProfiles:
         return LocalProfiles()
 
     async def get_event(self, event_id: str) -> FakeEvent | None:
