@@ -123,7 +123,8 @@ class RemoteInvites:
     def preview_shows(self, inviter: str, key: tuple[str, str]) -> bool:
         """(2, 3) Whether the state shown to the invitee of an invite sent by
         ``inviter`` includes the state event at ``key``: such an event must be
-        persisted before the invite is sent for signing."""
+        persisted before the invite is persisted (Synapse reads the state it
+        shows from stored events) or sent for signing."""
         if key == (EventTypes.Member, inviter):
             return True
         return bool(self._prejoin_state.filter_state({key: ""}))

@@ -155,6 +155,10 @@ def repeats(existing: EventBase, item: BatchItem, sender: str) -> bool:
     ) == encode_canonical_json(item.content)
 
 
+def is_invite(item: BatchItem) -> bool:
+    return item.is_membership and item.content.get("membership") == Membership.INVITE
+
+
 def is_remote_invite(requester: Requester, item: BatchItem) -> bool:
     return (
         item.is_membership
@@ -265,7 +269,12 @@ class StateBatch:
     def _must_persist_before(
         self, requester: Requester, chain: _Chain, item: BatchItem
     ) -> bool:
-        if not chain.accepted or not is_remote_invite(requester, item):
+        """Whether the chain so far must be persisted before ``item`` is added:
+        an invite shows the invitee state that Synapse reads from stored events
+        (the room's name, topic, ...; on its own server's /sync, or sent to its
+        server for signing), so an event of the chain that it shows must be
+        stored first, as it is when the single calls run one after the other."""
+        if not chain.accepted or not is_invite(item):
             return False
         sender = requester.user.to_string()
         return any(

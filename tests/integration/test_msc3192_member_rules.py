@@ -527,6 +527,26 @@ class MemberBatchPathTestCase(BatchStateTestCase):
         )
         self.assertEqual(len(extremities), 1)
 
+    def test_an_invitee_is_shown_a_name_set_earlier_in_the_batch(self) -> None:
+        # As after `PUT /state/m.room.name` then `POST /invite`: the invite's
+        # preview of the room, on the invitee's /sync, shows the new name.
+        erin, erin_token = self.register_member("erin")
+        code, body = self.batch(
+            [
+                {"event_type": "m.room.name", "content": {"name": "Renamed"}},
+                _item(member(erin, "invite")),
+            ]
+        )
+        self.assertEqual(code, 200, body)
+        self.assertTrue(all(body), body)
+        invite = self.sync_rooms(erin_token)["invite"][self.room_id]
+        names = [
+            e["content"].get("name")
+            for e in invite["invite_state"]["events"]
+            if e["type"] == "m.room.name"
+        ]
+        self.assertEqual(names, ["Renamed"])
+
     def _user(self, token: str) -> str:
         requester = self.get_success(self.hs.get_auth().get_user_by_access_token(token))
         user_id: str = requester.user.to_string()
