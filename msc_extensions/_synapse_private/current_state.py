@@ -22,9 +22,7 @@ What this file relies on, and why:
 6. ``ResponseCache`` (built by :func:`.compat.response_cache`: its keep time
    changed type in 1.149.0): one computation per key for concurrent requests, kept
    for a while after it completes.
-7. ``Ratelimiter`` with ``RatelimitSettings``, keyed by an arbitrary hashable
-   (``ratelimit(None, key=...)``), with ``pause=None`` so that it refuses at once.
-8. ``BaseFederationServlet._wrap(func)``: the wrapper that authenticates a
+7. ``BaseFederationServlet._wrap(func)``: the wrapper that authenticates a
    request and rate-limits its origin before calling ``on_<METHOD>``; it returns
    what ``func`` returns, and ``None`` means the answer was written already.
 """
@@ -33,8 +31,6 @@ from collections.abc import Awaitable, Callable, Collection, Hashable, Mapping, 
 from typing import Any, TypeVar, cast
 
 from synapse.api.errors import NotFoundError
-from synapse.api.ratelimiting import Ratelimiter
-from synapse.config.ratelimiting import RatelimitSettings
 from synapse.events import EventBase
 from synapse.federation.units import serialize_and_filter_pdus
 from synapse.http.server import respond_with_json_bytes
@@ -53,7 +49,6 @@ __all__ = [
     "CurrentStateReads",
     "EncodedJson",
     "FederationServletWithEncodedAnswers",
-    "OriginRatelimiter",
     "encode_off_reactor",
 ]
 
@@ -170,27 +165,8 @@ class AnswerCache:
         return result
 
 
-class OriginRatelimiter:
-    """(7) A named rate limit, one bucket per origin server."""
-
-    def __init__(
-        self, hs: HomeServer, name: str, per_second: float, burst_count: int
-    ) -> None:
-        self._ratelimiter = Ratelimiter(
-            store=hs.get_datastores().main,
-            clock=hs.get_clock(),
-            cfg=RatelimitSettings(
-                key=name, per_second=per_second, burst_count=burst_count
-            ),
-        )
-
-    async def ratelimit(self, origin: str) -> None:
-        """Raises ``LimitExceededError`` (429, ``retry_after_ms``) when over."""
-        await self._ratelimiter.ratelimit(None, key=origin, pause=None)
-
-
 class FederationServletWithEncodedAnswers(FederationServlet):
-    """(8) A federation servlet whose ``on_<METHOD>`` may answer
+    """(7) A federation servlet whose ``on_<METHOD>`` may answer
     ``(code, EncodedJson)``: those bytes are sent as they are."""
 
     def _wrap(self, func: Callable[..., Awaitable[tuple[int, Any]]]) -> Any:

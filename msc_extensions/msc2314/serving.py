@@ -25,10 +25,10 @@ from msc_extensions._synapse_private.current_state import (
     AnswerCache,
     CurrentStateReads,
     EncodedJson,
-    OriginRatelimiter,
     encode_off_reactor,
 )
 from msc_extensions._synapse_private.federation_answers import FederationAnswers
+from msc_extensions._synapse_private.ratelimiting import OriginRatelimiter
 from msc_extensions._synapse_private.resources import HomeServer
 from msc_extensions.msc2314.config import Msc2314Config
 from msc_extensions.msc2314.metrics import CurrentStateMetrics
