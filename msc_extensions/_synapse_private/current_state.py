@@ -5,9 +5,11 @@ What this file relies on, and why:
 1. ``RoomWorkerStore.get_room_version_id`` (raises ``NotFoundError`` for a room
    this server does not know), ``EventFederationWorkerStore.
    get_latest_event_ids_in_room`` (the forward extremities, cached) and
-   ``get_auth_chain_ids``, ``StateStorageController.get_current_state_ids`` and
-   ``EventsWorkerStore.get_events_as_list``: the reads Synapse's own ``/state``
-   makes, at the room's current state rather than at an event. All of them work on
+   ``get_auth_chain_ids`` (with ``include_given``: the given events too),
+   ``StateStorageController.get_current_state_ids`` and
+   ``EventsWorkerStore.get_events_as_list`` (which makes a batch's events from
+   their rows in one go on the reactor): the reads Synapse's own ``/state`` makes,
+   at the room's current state rather than at an event. All of them work on
    workers.
 2. ``EventAuthHandler.is_host_in_room``: whether a server has a joined member in
    the room's current state, as Synapse's own ``/state`` decides it.
