@@ -5,9 +5,11 @@ What this file relies on, and why:
 1. ``RoomWorkerStore.get_room_version_id`` (raises ``NotFoundError`` for a room
    this server does not know), ``EventFederationWorkerStore.
    get_latest_event_ids_in_room`` (the forward extremities, cached) and
-   ``get_auth_chain_ids``, ``StateStorageController.get_current_state_ids`` and
-   ``EventsWorkerStore.get_events_as_list``: the reads Synapse's own ``/state``
-   makes, at the room's current state rather than at an event. All of them work on
+   ``get_auth_chain_ids`` (with ``include_given``: the given events too),
+   ``StateStorageController.get_current_state_ids`` and
+   ``EventsWorkerStore.get_events_as_list`` (which makes a batch's events from
+   their rows in one go on the reactor): the reads Synapse's own ``/state`` makes,
+   at the room's current state rather than at an event. All of them work on
    workers.
 2. ``EventAuthHandler.is_host_in_room``: whether a server has a joined member in
    the room's current state, as Synapse's own ``/state`` decides it.
@@ -22,9 +24,7 @@ What this file relies on, and why:
 6. ``ResponseCache`` (built by :func:`.compat.response_cache`: its keep time
    changed type in 1.149.0): one computation per key for concurrent requests, kept
    for a while after it completes.
-7. ``Ratelimiter`` with ``RatelimitSettings``, keyed by an arbitrary hashable
-   (``ratelimit(None, key=...)``), with ``pause=None`` so that it refuses at once.
-8. ``BaseFederationServlet._wrap(func)``: the wrapper that authenticates a
+7. ``BaseFederationServlet._wrap(func)``: the wrapper that authenticates a
    request and rate-limits its origin before calling ``on_<METHOD>``; it returns
    what ``func`` returns, and ``None`` means the answer was written already.
 """
@@ -34,8 +34,6 @@ from collections.abc import Awaitable, Callable, Collection, Hashable, Mapping, 
 from typing import Any, TypeVar, cast
 
 from synapse.api.errors import NotFoundError
-from synapse.api.ratelimiting import Ratelimiter
-from synapse.config.ratelimiting import RatelimitSettings
 from synapse.events import EventBase
 from synapse.federation.units import serialize_and_filter_pdus
 from synapse.http.server import respond_with_json_bytes
@@ -54,9 +52,12 @@ __all__ = [
     "CurrentStateReads",
     "EncodedJson",
     "FederationServletWithEncodedAnswers",
-    "OriginRatelimiter",
     "encode_off_reactor",
 ]
+
+#: PDUs made and encoded in one go when encoding an answer: about 100 kB of JSON,
+#: a millisecond or so of the GIL at a time.
+PDUS_PER_ENCODE = 100
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
@@ -92,9 +93,15 @@ class CurrentStateReads:
         return list(state.values())
 
     async def auth_chain_ids(
-        self, room_id: str, event_ids: Collection[str]
+        self, room_id: str, event_ids: Collection[str], include_given: bool = False
     ) -> list[str]:
-        return list(await self._store.get_auth_chain_ids(room_id, event_ids))
+        """Every event reachable from ``event_ids`` through auth events; with
+        ``include_given``, ``event_ids`` themselves too."""
+        return list(
+            await self._store.get_auth_chain_ids(
+                room_id, event_ids, include_given=include_given
+            )
+        )
 
     async def events(self, event_ids: Sequence[str]) -> list[EventBase]:
         events: list[EventBase] = await self._store.get_events_as_list(event_ids)
@@ -128,29 +135,41 @@ class EncodedJson:
 
 
 async def encode_off_reactor(
-    hs: HomeServer, fields: JsonDict, event_lists: Mapping[str, Sequence[EventBase]]
+    hs: HomeServer, fields: JsonDict, event_lists: Mapping[str, list[EventBase]]
 ) -> EncodedJson:
     """(4, 5) A JSON object of ``fields`` and, for each of ``event_lists``, a list
     of PDUs as Synapse's ``/state`` serialises them, encoded on a thread of the
     reactor's pool.
 
-    Each PDU is encoded on its own: one call of the C encoder over a whole answer
-    holds the GIL from start to end (over 100 ms for 20,000 events), and with it
-    the reactor; between two small calls the reactor gets its turn.
+    The PDUs are made and encoded :data:`PDUS_PER_ENCODE` at a time: one call of the
+    C encoder over a whole answer holds the GIL from start to end (over 100 ms for
+    20,000 events), and with it the reactor; between two short calls the reactor
+    gets its turn.
+
+    The lists are emptied on the thread, a chunk at a time, once encoded: when the
+    caller holds no other reference to them, tens of thousands of events are freed
+    there rather than in one go on the reactor (which took a few hundred ms).
     """
 
     def run() -> bytes:
         parts = [json_encoder.encode(fields)[:-1].encode("utf-8")]
         separator = b"," if fields else b""
         for name, events in event_lists.items():
-            pdus = serialize_and_filter_pdus(events)
             parts.append(separator + json_encoder.encode(name).encode("utf-8") + b":[")
-            parts.append(
-                b",".join(json_encoder.encode(p).encode("utf-8") for p in pdus)
-            )
+            chunks = []
+            for start in range(0, len(events), PDUS_PER_ENCODE):
+                pdus = serialize_and_filter_pdus(
+                    events[start : start + PDUS_PER_ENCODE]
+                )
+                if pdus:
+                    chunks.append(json_encoder.encode(pdus)[1:-1].encode("utf-8"))
+            parts.append(b",".join(chunks))
             parts.append(b"]")
             separator = b","
         parts.append(b"}")
+        for events in event_lists.values():
+            while events:
+                del events[-PDUS_PER_ENCODE:]
         return b"".join(parts)
 
     body: bytes = await defer_to_thread(hs.get_reactor(), run)
@@ -171,27 +190,8 @@ class AnswerCache:
         return result
 
 
-class OriginRatelimiter:
-    """(7) A named rate limit, one bucket per origin server."""
-
-    def __init__(
-        self, hs: HomeServer, name: str, per_second: float, burst_count: int
-    ) -> None:
-        self._ratelimiter = Ratelimiter(
-            store=hs.get_datastores().main,
-            clock=hs.get_clock(),
-            cfg=RatelimitSettings(
-                key=name, per_second=per_second, burst_count=burst_count
-            ),
-        )
-
-    async def ratelimit(self, origin: str) -> None:
-        """Raises ``LimitExceededError`` (429, ``retry_after_ms``) when over."""
-        await self._ratelimiter.ratelimit(None, key=origin, pause=None)
-
-
 class FederationServletWithEncodedAnswers(FederationServlet):
-    """(8) A federation servlet whose ``on_<METHOD>`` may answer
+    """(7) A federation servlet whose ``on_<METHOD>`` may answer
     ``(code, EncodedJson)``: those bytes are sent as they are."""
 
     def _wrap(self, func: Callable[..., Awaitable[tuple[int, Any]]]) -> Any:

@@ -9,6 +9,9 @@ What this file relies on:
    (``ratelimit_override``) and application services with ``rate_limited: false``,
    and asks the module rate-limit callbacks
    (``hs.get_module_api_callbacks().ratelimit``), which see the limiter by ``key``.
+2. The same ``Ratelimiter`` keyed by an arbitrary hashable rather than a user
+   (``ratelimit(None, key=...)``), with ``pause=None`` so that it refuses at once
+   rather than delaying the request first.
 """
 
 from synapse.api.ratelimiting import Ratelimiter
@@ -19,7 +22,7 @@ from msc_extensions._synapse_private.compat import Requester
 
 
 class UserRatelimiter:
-    """A named rate limit, one bucket per user."""
+    """(1) A named rate limit, one bucket per user."""
 
     def __init__(
         self, hs: HomeServer, name: str, per_second: float, burst_count: int
@@ -37,3 +40,24 @@ class UserRatelimiter:
         """Takes one action; raises ``LimitExceededError`` (429, ``retry_after_ms``)
         when over."""
         await self._ratelimiter.ratelimit(requester)
+
+
+class OriginRatelimiter:
+    """(2) A named rate limit, one bucket per origin server (for federation
+    requests, on top of Synapse's own federation rate limits)."""
+
+    def __init__(
+        self, hs: HomeServer, name: str, per_second: float, burst_count: int
+    ) -> None:
+        self._ratelimiter = Ratelimiter(
+            store=hs.get_datastores().main,
+            clock=hs.get_clock(),
+            cfg=RatelimitSettings(
+                key=name, per_second=per_second, burst_count=burst_count
+            ),
+        )
+
+    async def ratelimit(self, origin: str) -> None:
+        """Takes one request from ``origin``; raises ``LimitExceededError`` (429,
+        ``retry_after_ms``) when over."""
+        await self._ratelimiter.ratelimit(None, key=origin, pause=None)

@@ -15,7 +15,8 @@ being computed, gets the very bytes of the first answer. ``/state_ids`` answers 
 cached in the same way, as JSON objects (they are small).
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TypeVar
 
 from synapse.api.errors import AuthError, NotFoundError
 from synapse.module_api import EventBase
@@ -25,18 +26,22 @@ from msc_extensions._synapse_private.current_state import (
     AnswerCache,
     CurrentStateReads,
     EncodedJson,
-    OriginRatelimiter,
     encode_off_reactor,
 )
 from msc_extensions._synapse_private.federation_answers import FederationAnswers
+from msc_extensions._synapse_private.ratelimiting import OriginRatelimiter
 from msc_extensions._synapse_private.resources import HomeServer
 from msc_extensions.msc2314.config import Msc2314Config
 from msc_extensions.msc2314.metrics import CurrentStateMetrics
 from msc_extensions.partial_state.service import PartialStateService
 
-#: Events read from the store at a time: each batch's work on the reactor (events
-#: made from rows) stays short even for rooms of tens of thousands of members.
-EVENT_BATCH = 500
+#: Events read from the store at a time. Synapse makes a batch's events from their
+#: rows (parsing, checking each event ID against its hash) in one go on the
+#: reactor: 200 keep that well under 100 ms even on a loaded machine, where 500
+#: took up to 150 ms.
+EVENT_BATCH = 200
+
+T = TypeVar("T")
 
 
 class CurrentStateServer:
@@ -111,17 +116,46 @@ class CurrentStateServer:
     async def _compute_state(self, room_id: str, room_version: str) -> EncodedJson:
         self._metrics.computed("state")
         state_ids = await self._reads.current_state_ids(room_id)
-        auth_chain_ids = await self._reads.auth_chain_ids(room_id, state_ids)
-        state = await self._events(state_ids)
-        auth_chain = await self._events(auth_chain_ids)
+        # Only the encoder keeps the events: it frees them on its thread.
         return await encode_off_reactor(
             self._hs,
             {"room_version": room_version},
-            {"pdus": state, "auth_chain": auth_chain},
+            await self._state_and_auth_chain(room_id, state_ids),
         )
 
-    async def _events(self, event_ids: Sequence[str]) -> list[EventBase]:
-        events: list[EventBase] = []
-        for start in range(0, len(event_ids), EVENT_BATCH):
-            events += await self._reads.events(event_ids[start : start + EVENT_BATCH])
-        return events
+    async def _state_and_auth_chain(
+        self, room_id: str, state_ids: Sequence[str]
+    ) -> dict[str, list[EventBase]]:
+        """``{"pdus": the state events, "auth_chain": their auth chain}``.
+
+        The auth chain is walked from the few distinct auth events that the state
+        events name (``include_given``), not from the tens of thousands of state
+        events themselves: the same events, for a fraction of the database work.
+        Auth-chain events that are state events too are not read twice.
+        """
+        state: list[EventBase] = []
+        auth_event_ids: set[str] = set()
+        for batch in batches(state_ids, EVENT_BATCH):
+            events = await self._reads.events(batch)
+            state += events
+            auth_event_ids.update(auth_events_of(events))
+        auth_chain_ids = await self._reads.auth_chain_ids(
+            room_id, auth_event_ids, include_given=True
+        )
+        in_state = {event.event_id: event for event in state}
+        auth_chain = [in_state[i] for i in auth_chain_ids if i in in_state]
+        for batch in batches(
+            [i for i in auth_chain_ids if i not in in_state], EVENT_BATCH
+        ):
+            auth_chain += await self._reads.events(batch)
+        return {"pdus": state, "auth_chain": auth_chain}
+
+
+def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def auth_events_of(events: Iterable[EventBase]) -> set[str]:
+    """The IDs of the auth events that ``events`` name."""
+    return {auth_id for event in events for auth_id in event.auth_event_ids()}

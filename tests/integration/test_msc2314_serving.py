@@ -97,6 +97,28 @@ class CurrentStateTests(_FullStateRoomTestCase):
         wanted = {a for p in body["pdus"] for a in p["auth_events"]}
         self.assertLessEqual(wanted, have)
 
+    def test_read_and_encoded_in_small_batches_it_is_the_same_answer(self) -> None:
+        # Batches of 2 events and chunks of 3 PDUs: every boundary is crossed.
+        with (
+            patch("msc_extensions.msc2314.serving.EVENT_BATCH", 2),
+            patch("msc_extensions._synapse_private.current_state.PDUS_PER_ENCODE", 3),
+        ):
+            code, body = self.get_from(
+                self.OTHER_SERVER_NAME, f"{V1}/state/{self.room_id}"
+            )
+        self.assertEqual(code, 200, body)
+        state_ids = self.get_success(
+            self.hs.get_storage_controllers().state.get_current_state_ids(self.room_id)
+        )
+        # The auth chain is the one Synapse walks from every state event.
+        auth_chain_ids = self.get_success(
+            self.store.get_auth_chain_ids(self.room_id, list(state_ids.values()))
+        )
+        self.assertEqual(len(body["pdus"]), len(state_ids))
+        self.assertEqual(ids_of(body["pdus"]), set(state_ids.values()))
+        self.assertEqual(len(body["auth_chain"]), len(auth_chain_ids))
+        self.assertEqual(ids_of(body["auth_chain"]), auth_chain_ids)
+
     def test_the_unstable_path_answers_the_same(self) -> None:
         _, stable = self.get_from(self.OTHER_SERVER_NAME, f"{V1}/state/{self.room_id}")
         code, body = self.get_from(
