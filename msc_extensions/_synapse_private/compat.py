@@ -58,6 +58,7 @@ What this file relies on:
 import inspect
 from typing import TYPE_CHECKING, Any
 
+import attr
 from synapse.api.constants import AccountDataTypes, EventTypes
 from synapse.api.room_versions import RoomVersion
 from synapse.events import EventBase
@@ -81,6 +82,7 @@ __all__ = [
     "federation_hierarchy_without_full_state",
     "invite_rule_account_data_types",
     "response_cache",
+    "row_may_be_redacted",
     "send_invite_for_signature",
     "signatures_of",
     "uses_state_dags",
@@ -239,3 +241,14 @@ def invite_rule_account_data_types(hs: HomeServer) -> tuple[str, ...]:
     if hs.config.experimental.msc4155_enabled:
         types.append(AccountDataTypes.MSC4155_INVITE_PERMISSION_CONFIG)
     return tuple(types)
+
+
+# (9)
+def row_may_be_redacted(row: Any) -> bool:
+    """Whether an event row of ``_fetch_event_rows`` names any event that may
+    redact it."""
+    names = [field.name for field in attr.fields(type(row))]
+    redaction_fields = [name for name in names if "redactions" in name]
+    if not redaction_fields:
+        return True
+    return any(getattr(row, name) for name in redaction_fields)
