@@ -51,7 +51,8 @@ class StoredPdusTestCase(ModuleTestCase):
         )
 
     def read(self, event_ids: list[str]) -> PduJson:
-        return self.get_success(StoredPdus(self.hs).read(event_ids))
+        read: PduJson = self.get_success(StoredPdus(self.hs).read(event_ids))
+        return read
 
     def synapse_pdus(self, event_ids: list[str]) -> dict[str, JsonDict]:
         """What Synapse's ``/state`` serves for these events."""
