@@ -56,6 +56,7 @@ What this file relies on:
 """
 
 import inspect
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attr
@@ -75,12 +76,21 @@ else:
     except ImportError:  # Synapse before 1.155.0
         from synapse.types import Requester
 
+_redact_event_dict: Callable[[RoomVersion, JsonDict], JsonDict]
+try:
+    from synapse.synapse_rust.events import redact_event_dict as _redact_event_dict
+except ImportError:  # Synapse 1.140.0
+    from synapse.events.utils import (  # type: ignore[attr-defined, no-redef, unused-ignore]
+        prune_event_dict as _redact_event_dict,
+    )
+
 __all__ = [
     "Requester",
     "app_service_id_of",
     "event_auth_chain",
     "federation_hierarchy_without_full_state",
     "invite_rule_account_data_types",
+    "redacted_event_dict",
     "response_cache",
     "row_may_be_redacted",
     "send_invite_for_signature",
@@ -252,3 +262,9 @@ def row_may_be_redacted(row: Any) -> bool:
     if not redaction_fields:
         return True
     return any(getattr(row, name) for name in redaction_fields)
+
+
+# (10)
+def redacted_event_dict(room_version: RoomVersion, event_dict: JsonDict) -> JsonDict:
+    """A copy of an event's dict with what a redaction removes removed."""
+    return _redact_event_dict(room_version, event_dict)

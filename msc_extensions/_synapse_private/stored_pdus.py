@@ -6,11 +6,11 @@ reactor (parsing the row, building the event, checking its ID against its hash)
 and puts it in the event cache. For the 20,000 events of a large room's state that
 is seconds of reactor time, and it evicts the events the rest of the server is
 using. Here the events that Synapse's caches hold are taken from there; the others
-are read as rows and made on a thread of the reactor's pool, with the same checks,
-and are dropped once encoded. Any event that is not plainly servable from its row
-(rejected, with a redaction pointing at it, of an unknown or mismatched format) is
-left to Synapse's ``get_events`` after all, so that every rule it applies still
-applies.
+are read as rows and checked on a thread of the reactor's pool, and are dropped
+once encoded. Any event that is not plainly servable from its row (rejected, with
+a redaction pointing at it, of an unknown or mismatched format, no longer hashing
+to its ID) is left to Synapse's ``get_events`` after all, so that every rule it
+applies still applies.
 
 What this file relies on:
 
@@ -31,24 +31,52 @@ What this file relies on:
    here, so that the answer fails as Synapse's would.
 4. ``EventsWorkerStore.get_events_as_list(event_ids)``: every other event, with
    Synapse's redaction and rejection rules.
-5. ``synapse.federation.units.serialize_and_filter_pdus``, ``json_encoder`` and
-   ``defer_to_thread``: as Synapse's own ``/state`` turns events into PDU JSON
-   (dropping those with a depth outside canonical JSON's range), on a thread.
+5. ``synapse.federation.units.serialize_and_filter_pdus`` and
+   ``filter_pdus_for_valid_depth``, ``json_encoder`` and ``defer_to_thread``: as
+   Synapse's own ``/state`` turns events into PDU JSON (dropping those with a depth
+   outside canonical JSON's range), on a thread.
+6. What Synapse stores in ``event_json.json`` is the event's PDU as it serves it
+   (``get_pdu_json`` of an event made from that row gives it back), as long as
+   ``unsigned`` holds only :data:`UNSIGNED_AS_STORED`; and an event's ID in room
+   versions 3 and later is the base64 of the SHA-256 of the canonical JSON of its
+   redacted form (:func:`.compat.redacted_event_dict`) without ``signatures``,
+   ``unsigned`` and ``age_ts``, as ``compute_event_reference_hash`` makes it. A
+   row that passes both is served as it is stored, without making an event (the
+   costliest step). Any other is made into an event (3).
+7. ``EventBase.auth_event_ids()`` of an event of a room version with MSC4291's
+   room IDs adds the room's create event, whose ID is the room ID with ``$`` for
+   ``!``, to every event but that create event; :func:`_auth_event_ids` does the
+   same for events served as stored.
 """
 
+import hashlib
 import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import attr
-from synapse.api.room_versions import KNOWN_ROOM_VERSIONS
+from canonicaljson import encode_canonical_json
+from synapse.api.constants import EventTypes
+from synapse.api.room_versions import (
+    KNOWN_ROOM_VERSIONS,
+    EventFormatVersions,
+    RoomVersion,
+)
 from synapse.events import EventBase, make_event_from_dict
-from synapse.federation.units import serialize_and_filter_pdus
+from synapse.federation.units import (
+    filter_pdus_for_valid_depth,
+    serialize_and_filter_pdus,
+)
 from synapse.logging.context import defer_to_thread
 from synapse.server import HomeServer
+from synapse.types import JsonDict
 from synapse.util.json import json_encoder
+from unpaddedbase64 import encode_base64
 
-from msc_extensions._synapse_private.compat import row_may_be_redacted
+from msc_extensions._synapse_private.compat import (
+    redacted_event_dict,
+    row_may_be_redacted,
+)
 
 __all__ = ["PduJson", "StoredPdus"]
 
@@ -60,6 +88,22 @@ EVENTS_PER_READ = 1000
 #: Events that Synapse's ``get_events`` makes at a time, on the reactor: 200 keep
 #: that step well under 100 ms on a loaded machine.
 EVENTS_PER_SYNAPSE_READ = 200
+
+#: The fields of ``unsigned`` that a stored event may hold for its stored JSON to
+#: be its PDU as it is: what Synapse stores there, and serves unchanged. Rows with
+#: any other field (written by older releases) are made into events and
+#: serialised by Synapse.
+UNSIGNED_AS_STORED = frozenset(
+    {"age_ts", "replaces_state", "invite_room_state", "knock_room_state"}
+)
+
+#: Event formats whose IDs are the hash of the redacted event, and whether that
+#: hash is written in URL-safe base64 (room versions 4 and later) or not (3).
+_EVENT_ID_ENCODINGS = {
+    EventFormatVersions.ROOM_V3: False,
+    EventFormatVersions.ROOM_V4_PLUS: True,
+    EventFormatVersions.ROOM_V11_HYDRA_PLUS: True,
+}
 
 T = TypeVar("T")
 
@@ -135,7 +179,22 @@ def _make_pdus(event_ids: Collection[str], rows: Mapping[str, Any]) -> _RowsMade
         row = rows.get(event_id)
         if row is None:
             continue
-        event = _event_from_row(event_id, row)
+        room_version = _plain_row_room_version(row)
+        try:
+            event_dict = None if room_version is None else json.loads(row.json)
+        except ValueError:
+            event_dict = None
+        if room_version is None or not isinstance(event_dict, dict):
+            made.left_to_synapse.append(event_id)
+            continue
+        auth_event_ids = _auth_events_if_servable_as_stored(
+            event_id, event_dict, room_version
+        )
+        if auth_event_ids is not None:
+            made.pdus[event_id] = row.json.encode("utf-8")
+            made.auth_event_ids.update(auth_event_ids)
+            continue
+        event = _event_from_row(event_id, event_dict, room_version, row)
         if event is None:
             made.left_to_synapse.append(event_id)
             continue
@@ -145,17 +204,82 @@ def _make_pdus(event_ids: Collection[str], rows: Mapping[str, Any]) -> _RowsMade
     return made
 
 
-def _event_from_row(event_id: str, row: Any) -> EventBase | None:
-    """The event a row holds, as ``get_events`` would make it; ``None`` when the
-    row is anything but plain."""
+def _plain_row_room_version(row: Any) -> RoomVersion | None:
+    """The room version of a row that is neither rejected nor named by a
+    redaction, and whose format is its room version's; ``None`` for any other."""
     if row.rejected_reason is not None or row_may_be_redacted(row):
         return None
     room_version = KNOWN_ROOM_VERSIONS.get(row.room_version_id or "")
     if room_version is None or row.format_version != room_version.event_format:
         return None
+    return room_version
+
+
+def _auth_events_if_servable_as_stored(
+    event_id: str, event_dict: JsonDict, room_version: RoomVersion
+) -> list[str] | None:
+    """(6, 7) The IDs of the event's auth events, when the stored JSON is, as it
+    is, the PDU Synapse would serve, and the event's ID is the hash of what is
+    stored; else ``None``."""
+    urlsafe = _EVENT_ID_ENCODINGS.get(room_version.event_format)
+    if urlsafe is None:
+        return None
+    unsigned = event_dict.get("unsigned", {})
+    if not isinstance(unsigned, dict) or not unsigned.keys() <= UNSIGNED_AS_STORED:
+        return None
+    if not filter_pdus_for_valid_depth([event_dict]):
+        return None
+    auth_event_ids = _auth_event_ids(event_dict, room_version)
+    if auth_event_ids is None:
+        return None
+    if _reference_event_id(event_dict, room_version, urlsafe) != event_id:
+        return None
+    return auth_event_ids
+
+
+def _auth_event_ids(
+    event_dict: JsonDict, room_version: RoomVersion
+) -> list[str] | None:
+    """(7) The IDs of an event's auth events: those it lists, and in room versions
+    whose room IDs are the hash of their create event (MSC4291), that create event,
+    which every other event of the room has as an auth event without listing it.
+    ``None`` for a malformed event."""
+    listed = event_dict.get("auth_events")
+    if not isinstance(listed, list) or not all(isinstance(i, str) for i in listed):
+        return None
+    if room_version.event_format != EventFormatVersions.ROOM_V11_HYDRA_PLUS:
+        return listed
+    if (
+        event_dict.get("type") == EventTypes.Create
+        and event_dict.get("state_key") == ""
+    ):
+        return listed
+    room_id = event_dict.get("room_id")
+    if not isinstance(room_id, str) or not room_id.startswith("!"):
+        return None
+    return [*listed, "$" + room_id[1:]]
+
+
+def _reference_event_id(
+    event_dict: JsonDict, room_version: RoomVersion, urlsafe: bool
+) -> str:
+    """(6) The ID of an event of room version 3 or later: the hash of its redacted
+    form without signatures and unsigned data."""
+    redacted = redacted_event_dict(room_version, event_dict)
+    for field in ("signatures", "unsigned", "age_ts"):
+        redacted.pop(field, None)
+    digest = hashlib.sha256(encode_canonical_json(redacted)).digest()
+    return "$" + encode_base64(digest, urlsafe=urlsafe)
+
+
+def _event_from_row(
+    event_id: str, event_dict: JsonDict, room_version: RoomVersion, row: Any
+) -> EventBase | None:
+    """(3) The event a row holds, as ``get_events`` makes it; ``None`` when it
+    cannot be made or no longer hashes to its ID."""
     try:
         event = make_event_from_dict(
-            event_dict=json.loads(row.json),
+            event_dict=event_dict,
             room_version=room_version,
             internal_metadata_dict=json.loads(row.internal_metadata),
         )
