@@ -53,6 +53,15 @@ What this file relies on:
    ``experimental_features.msc4155_enabled`` is on, MSC4155's
    ``MSC4155_INVITE_PERMISSION_CONFIG``. Before that it reads only MSC4155's, and
    only with that flag (:func:`invite_rule_account_data_types`).
+9. The event rows of ``EventsWorkerStore._fetch_event_rows`` list the events that
+   may redact each event: in ``unconfirmed_redactions`` and
+   ``confirmed_redactions`` (from 1.151.0); before that in ``redactions``
+   (:func:`row_may_be_redacted` reads every field of the row named so; a row with
+   no such field, a shape not seen yet, counts as possibly redacted).
+10. ``synapse.synapse_rust.events.redact_event_dict(room_version, event_dict)``
+    (Synapse's redaction algorithm in Rust, from 1.155.0); before that
+    ``synapse.events.utils.prune_event_dict(room_version, event_dict)``
+    (:func:`redacted_event_dict`).
 """
 
 import inspect
@@ -79,7 +88,7 @@ else:
 _redact_event_dict: Callable[[RoomVersion, JsonDict], JsonDict]
 try:
     from synapse.synapse_rust.events import redact_event_dict as _redact_event_dict
-except ImportError:  # Synapse 1.140.0
+except ImportError:  # Synapse before 1.155.0
     from synapse.events.utils import (  # type: ignore[attr-defined, no-redef, unused-ignore]
         prune_event_dict as _redact_event_dict,
     )
