@@ -53,11 +53,22 @@ What this file relies on:
    ``experimental_features.msc4155_enabled`` is on, MSC4155's
    ``MSC4155_INVITE_PERMISSION_CONFIG``. Before that it reads only MSC4155's, and
    only with that flag (:func:`invite_rule_account_data_types`).
+9. The event rows of ``EventsWorkerStore._fetch_event_rows`` list the events that
+   may redact each event: in ``unconfirmed_redactions`` and
+   ``confirmed_redactions`` (from 1.151.0); before that in ``redactions``
+   (:func:`row_may_be_redacted` reads every field of the row named so; a row with
+   no such field, a shape not seen yet, counts as possibly redacted).
+10. ``synapse.synapse_rust.events.redact_event_dict(room_version, event_dict)``
+    (Synapse's redaction algorithm in Rust, from 1.155.0); before that
+    ``synapse.events.utils.prune_event_dict(room_version, event_dict)``
+    (:func:`redacted_event_dict`).
 """
 
 import inspect
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import attr
 from synapse.api.constants import AccountDataTypes, EventTypes
 from synapse.api.room_versions import RoomVersion
 from synapse.events import EventBase
@@ -74,13 +85,23 @@ else:
     except ImportError:  # Synapse before 1.155.0
         from synapse.types import Requester
 
+_redact_event_dict: Callable[[RoomVersion, JsonDict], JsonDict]
+try:
+    from synapse.synapse_rust.events import redact_event_dict as _redact_event_dict
+except ImportError:  # Synapse before 1.155.0
+    from synapse.events.utils import (  # type: ignore[attr-defined, no-redef, unused-ignore]
+        prune_event_dict as _redact_event_dict,
+    )
+
 __all__ = [
     "Requester",
     "app_service_id_of",
     "event_auth_chain",
     "federation_hierarchy_without_full_state",
     "invite_rule_account_data_types",
+    "redacted_event_dict",
     "response_cache",
+    "row_may_be_redacted",
     "send_invite_for_signature",
     "signatures_of",
     "uses_state_dags",
@@ -239,3 +260,20 @@ def invite_rule_account_data_types(hs: HomeServer) -> tuple[str, ...]:
     if hs.config.experimental.msc4155_enabled:
         types.append(AccountDataTypes.MSC4155_INVITE_PERMISSION_CONFIG)
     return tuple(types)
+
+
+# (9)
+def row_may_be_redacted(row: Any) -> bool:
+    """Whether an event row of ``_fetch_event_rows`` names any event that may
+    redact it."""
+    names = [field.name for field in attr.fields(type(row))]
+    redaction_fields = [name for name in names if "redactions" in name]
+    if not redaction_fields:
+        return True
+    return any(getattr(row, name) for name in redaction_fields)
+
+
+# (10)
+def redacted_event_dict(room_version: RoomVersion, event_dict: JsonDict) -> JsonDict:
+    """A copy of an event's dict with what a redaction removes removed."""
+    return _redact_event_dict(room_version, event_dict)

@@ -6,25 +6,22 @@ What this file relies on, and why:
    this server does not know), ``EventFederationWorkerStore.
    get_latest_event_ids_in_room`` (the forward extremities, cached) and
    ``get_auth_chain_ids`` (with ``include_given``: the given events too),
-   ``StateStorageController.get_current_state_ids`` and
-   ``EventsWorkerStore.get_events_as_list`` (which makes a batch's events from
-   their rows in one go on the reactor): the reads Synapse's own ``/state`` makes,
-   at the room's current state rather than at an event. All of them work on
+   and ``StateStorageController.get_current_state_ids``: the reads Synapse's own
+   ``/state`` makes, at the room's current state rather than at an event (the
+   events themselves are read by :mod:`.stored_pdus`). All of them work on
    workers.
 2. ``EventAuthHandler.is_host_in_room``: whether a server has a joined member in
    the room's current state, as Synapse's own ``/state`` decides it.
 3. ``FederationServer.on_room_state_request`` and ``on_state_ids_request``: what
    Synapse's own ``/state`` and ``/state_ids`` answer when an event ID is given.
-4. ``synapse.federation.units.serialize_and_filter_pdus``: how Synapse's ``/state``
-   turns events into PDUs.
-5. ``synapse.util.json.json_encoder`` (what ``respond_with_json`` uses when the
+4. ``synapse.util.json.json_encoder`` (what ``respond_with_json`` uses when the
    resource is not canonical), ``defer_to_thread`` and ``respond_with_json_bytes``:
-   encoding a large answer on a thread, as Synapse does for every JSON answer,
-   and sending bytes encoded earlier.
-6. ``ResponseCache`` (built by :func:`.compat.response_cache`: its keep time
+   putting a large answer together on a thread, as Synapse encodes every JSON
+   answer on one, and sending bytes encoded earlier.
+5. ``ResponseCache`` (built by :func:`.compat.response_cache`: its keep time
    changed type in 1.149.0): one computation per key for concurrent requests, kept
    for a while after it completes.
-7. ``BaseFederationServlet._wrap(func)``: the wrapper that authenticates a
+6. ``BaseFederationServlet._wrap(func)``: the wrapper that authenticates a
    request and rate-limits its origin before calling ``on_<METHOD>``; it returns
    what ``func`` returns, and ``None`` means the answer was written already.
 """
@@ -34,8 +31,6 @@ from collections.abc import Awaitable, Callable, Collection, Hashable, Mapping, 
 from typing import Any, TypeVar, cast
 
 from synapse.api.errors import NotFoundError
-from synapse.events import EventBase
-from synapse.federation.units import serialize_and_filter_pdus
 from synapse.http.server import respond_with_json_bytes
 from synapse.http.site import SynapseRequest
 from synapse.logging.context import defer_to_thread
@@ -52,12 +47,8 @@ __all__ = [
     "CurrentStateReads",
     "EncodedJson",
     "FederationServletWithEncodedAnswers",
-    "encode_off_reactor",
+    "join_off_reactor",
 ]
-
-#: PDUs made and encoded in one go when encoding an answer: about 100 kB of JSON,
-#: a millisecond or so of the GIL at a time.
-PDUS_PER_ENCODE = 100
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
@@ -103,10 +94,6 @@ class CurrentStateReads:
             )
         )
 
-    async def events(self, event_ids: Sequence[str]) -> list[EventBase]:
-        events: list[EventBase] = await self._store.get_events_as_list(event_ids)
-        return events
-
     async def builtin_state(
         self, origin: str, room_id: str, event_id: str
     ) -> tuple[int, JsonDict]:
@@ -134,42 +121,22 @@ class EncodedJson:
         return len(self.body)
 
 
-async def encode_off_reactor(
-    hs: HomeServer, fields: JsonDict, event_lists: Mapping[str, list[EventBase]]
+async def join_off_reactor(
+    hs: HomeServer, fields: JsonDict, pdu_lists: Mapping[str, Sequence[bytes]]
 ) -> EncodedJson:
-    """(4, 5) A JSON object of ``fields`` and, for each of ``event_lists``, a list
-    of PDUs as Synapse's ``/state`` serialises them, encoded on a thread of the
-    reactor's pool.
-
-    The PDUs are made and encoded :data:`PDUS_PER_ENCODE` at a time: one call of the
-    C encoder over a whole answer holds the GIL from start to end (over 100 ms for
-    20,000 events), and with it the reactor; between two short calls the reactor
-    gets its turn.
-
-    The lists are emptied on the thread, a chunk at a time, once encoded: when the
-    caller holds no other reference to them, tens of thousands of events are freed
-    there rather than in one go on the reactor (which took a few hundred ms).
-    """
+    """(4) A JSON object of ``fields`` and, for each of ``pdu_lists``, a list of
+    PDUs encoded already, put together on a thread of the reactor's pool (tens of
+    megabytes for a large room)."""
 
     def run() -> bytes:
         parts = [json_encoder.encode(fields)[:-1].encode("utf-8")]
         separator = b"," if fields else b""
-        for name, events in event_lists.items():
+        for name, pdus in pdu_lists.items():
             parts.append(separator + json_encoder.encode(name).encode("utf-8") + b":[")
-            chunks = []
-            for start in range(0, len(events), PDUS_PER_ENCODE):
-                pdus = serialize_and_filter_pdus(
-                    events[start : start + PDUS_PER_ENCODE]
-                )
-                if pdus:
-                    chunks.append(json_encoder.encode(pdus)[1:-1].encode("utf-8"))
-            parts.append(b",".join(chunks))
+            parts.append(b",".join(pdus))
             parts.append(b"]")
             separator = b","
         parts.append(b"}")
-        for events in event_lists.values():
-            while events:
-                del events[-PDUS_PER_ENCODE:]
         return b"".join(parts)
 
     body: bytes = await defer_to_thread(hs.get_reactor(), run)
@@ -177,7 +144,7 @@ async def encode_off_reactor(
 
 
 class AnswerCache:
-    """(6) Answers by key: concurrent requests share one computation, and the
+    """(5) Answers by key: concurrent requests share one computation, and the
     result is kept for ``window_ms`` after it completes."""
 
     def __init__(self, hs: HomeServer, name: str, window_ms: int) -> None:
@@ -191,7 +158,7 @@ class AnswerCache:
 
 
 class FederationServletWithEncodedAnswers(FederationServlet):
-    """(7) A federation servlet whose ``on_<METHOD>`` may answer
+    """(6) A federation servlet whose ``on_<METHOD>`` may answer
     ``(code, EncodedJson)``: those bytes are sent as they are."""
 
     def _wrap(self, func: Callable[..., Awaitable[tuple[int, Any]]]) -> Any:

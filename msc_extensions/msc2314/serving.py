@@ -15,33 +15,24 @@ being computed, gets the very bytes of the first answer. ``/state_ids`` answers 
 cached in the same way, as JSON objects (they are small).
 """
 
-from collections.abc import Iterable, Iterator, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
 from synapse.api.errors import AuthError, NotFoundError
-from synapse.module_api import EventBase
 from synapse.types import JsonDict
 
 from msc_extensions._synapse_private.current_state import (
     AnswerCache,
     CurrentStateReads,
     EncodedJson,
-    encode_off_reactor,
+    join_off_reactor,
 )
 from msc_extensions._synapse_private.federation_answers import FederationAnswers
 from msc_extensions._synapse_private.ratelimiting import OriginRatelimiter
 from msc_extensions._synapse_private.resources import HomeServer
+from msc_extensions._synapse_private.stored_pdus import StoredPdus
 from msc_extensions.msc2314.config import Msc2314Config
 from msc_extensions.msc2314.metrics import CurrentStateMetrics
 from msc_extensions.partial_state.service import PartialStateService
-
-#: Events read from the store at a time. Synapse makes a batch's events from their
-#: rows (parsing, checking each event ID against its hash) in one go on the
-#: reactor: 200 keep that well under 100 ms even on a loaded machine, where 500
-#: took up to 150 ms.
-EVENT_BATCH = 200
-
-T = TypeVar("T")
 
 
 class CurrentStateServer:
@@ -55,6 +46,7 @@ class CurrentStateServer:
     ) -> None:
         self._hs = hs
         self._reads = CurrentStateReads(hs)
+        self._pdus = StoredPdus(hs)
         self._answers = FederationAnswers(hs)
         self._partial_state = partial_state
         self._state_cache = AnswerCache(
@@ -116,8 +108,7 @@ class CurrentStateServer:
     async def _compute_state(self, room_id: str, room_version: str) -> EncodedJson:
         self._metrics.computed("state")
         state_ids = await self._reads.current_state_ids(room_id)
-        # Only the encoder keeps the events: it frees them on its thread.
-        return await encode_off_reactor(
+        return await join_off_reactor(
             self._hs,
             {"room_version": room_version},
             await self._state_and_auth_chain(room_id, state_ids),
@@ -125,37 +116,25 @@ class CurrentStateServer:
 
     async def _state_and_auth_chain(
         self, room_id: str, state_ids: Sequence[str]
-    ) -> dict[str, list[EventBase]]:
-        """``{"pdus": the state events, "auth_chain": their auth chain}``.
+    ) -> dict[str, list[bytes]]:
+        """``{"pdus": the state events, "auth_chain": their auth chain}``, as PDU
+        JSON.
 
         The auth chain is walked from the few distinct auth events that the state
         events name (``include_given``), not from the tens of thousands of state
         events themselves: the same events, for a fraction of the database work.
         Auth-chain events that are state events too are not read twice.
         """
-        state: list[EventBase] = []
-        auth_event_ids: set[str] = set()
-        for batch in batches(state_ids, EVENT_BATCH):
-            events = await self._reads.events(batch)
-            state += events
-            auth_event_ids.update(auth_events_of(events))
+        state = await self._pdus.read(state_ids)
         auth_chain_ids = await self._reads.auth_chain_ids(
-            room_id, auth_event_ids, include_given=True
+            room_id, state.auth_event_ids, include_given=True
         )
-        in_state = {event.event_id: event for event in state}
-        auth_chain = [in_state[i] for i in auth_chain_ids if i in in_state]
-        for batch in batches(
-            [i for i in auth_chain_ids if i not in in_state], EVENT_BATCH
-        ):
-            auth_chain += await self._reads.events(batch)
-        return {"pdus": state, "auth_chain": auth_chain}
-
-
-def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def auth_events_of(events: Iterable[EventBase]) -> set[str]:
-    """The IDs of the auth events that ``events`` name."""
-    return {auth_id for event in events for auth_id in event.auth_event_ids()}
+        others = await self._pdus.read(
+            [event_id for event_id in auth_chain_ids if event_id not in state.pdus]
+        )
+        auth_chain = [
+            pdu
+            for event_id in auth_chain_ids
+            if (pdu := state.pdus.get(event_id) or others.pdus.get(event_id))
+        ]
+        return {"pdus": list(state.pdus.values()), "auth_chain": auth_chain}

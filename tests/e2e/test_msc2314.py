@@ -1,12 +1,20 @@
 """MSC2314 between real federating homeservers: B, whose user is in A's room, gets
-A's current state without an event ID; C, with nobody in the room, is refused."""
+A's current state without an event ID, the same PDUs as Synapse's own ``/state``
+serves, also when A reads them from its database after a restart; C, with nobody in
+the room, is refused."""
 
+import json
+from typing import Any
 from urllib.parse import quote
 
 from tests.e2e.homeserver import E2ETestCase, start_homeserver, start_pair
 from tests.e2e.rooms import create_room, join_over_federation, room_version
 
 UNSTABLE = "/_matrix/federation/unstable/org.matrix.msc2314"
+
+
+def as_set(pdus: list[Any]) -> set[str]:
+    return {json.dumps(pdu, sort_keys=True) for pdu in pdus}
 
 
 class CurrentStateE2ETests(E2ETestCase):
@@ -49,6 +57,31 @@ class CurrentStateE2ETests(E2ETestCase):
             )
             self.assertEqual(status, 403, refused)
             self.assertEqual(refused["errcode"], "M_FORBIDDEN")
+        # Read again after a restart, with A's event cache empty: the events are
+        # made from their rows, and are the very PDUs Synapse's own /state serves.
+        status, sent = await self.client.put_json(
+            a.client_url
+            + f"/_matrix/client/v3/rooms/{quote(room_id)}/send/m.room.message/t1",
+            {"msgtype": "m.text", "body": "latest"},
+            access_token=alice.access_token,
+        )
+        self.assertEqual(status, 200, sent)
+        await a.restart()
+        status, ours = await b.federation_request(
+            self.client, a, "GET", f"/_matrix/federation/v1/state/{quote(room_id)}"
+        )
+        self.assertEqual(status, 200, ours)
+        status, synapse_own = await b.federation_request(
+            self.client,
+            a,
+            "GET",
+            f"/_matrix/federation/v1/state/{quote(room_id)}"
+            f"?event_id={quote(sent['event_id'])}",
+        )
+        self.assertEqual(status, 200, synapse_own)
+        for field in ("pdus", "auth_chain"):
+            self.assertEqual(as_set(ours[field]), as_set(synapse_own[field]))
+
         # Without the module, C answers as stock Synapse does.
         status, stock = await b.federation_request(
             self.client, c, "GET", f"/_matrix/federation/v1/state/{quote(room_id)}"

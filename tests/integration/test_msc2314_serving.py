@@ -98,10 +98,13 @@ class CurrentStateTests(_FullStateRoomTestCase):
         self.assertLessEqual(wanted, have)
 
     def test_read_and_encoded_in_small_batches_it_is_the_same_answer(self) -> None:
-        # Batches of 2 events and chunks of 3 PDUs: every boundary is crossed.
+        # Reads of 2 events, one at a time through Synapse: every boundary is
+        # crossed.
         with (
-            patch("msc_extensions.msc2314.serving.EVENT_BATCH", 2),
-            patch("msc_extensions._synapse_private.current_state.PDUS_PER_ENCODE", 3),
+            patch("msc_extensions._synapse_private.stored_pdus.EVENTS_PER_READ", 2),
+            patch(
+                "msc_extensions._synapse_private.stored_pdus.EVENTS_PER_SYNAPSE_READ", 1
+            ),
         ):
             code, body = self.get_from(
                 self.OTHER_SERVER_NAME, f"{V1}/state/{self.room_id}"
