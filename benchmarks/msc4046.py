@@ -8,10 +8,10 @@ not counted. The ratio printed is ``PUT /send`` time over make+send time: below 
 means make+send is slower (0.67 is the issue's target of 1.5x).
 """
 
-import time
 from urllib.parse import quote
 
 from benchmarks import BenchOptions, Comparison, register
+from benchmarks._timing import run_rounds, timed
 from tests.e2e.client import JsonClient
 from tests.e2e.homeserver import Homeserver, start_homeserver
 
@@ -59,6 +59,17 @@ class Bench:
         if status != 200:
             raise RuntimeError(f"send_pdu: {status} {answer}")
 
+    async def send_all(self, round_number: int) -> None:
+        """:data:`N_EVENTS` messages with ``PUT /send``, one after the other."""
+        for i in range(N_EVENTS):
+            await self.send(f"send {round_number}.{i}")
+
+    async def make_and_send_all(self, round_number: int) -> None:
+        """:data:`N_EVENTS` messages with make_pdu and send_pdu, one after the
+        other."""
+        for i in range(N_EVENTS):
+            await self.make_and_send(f"pdu {round_number}.{i}")
+
 
 @register("msc4046", "make_pdu + send_pdu vs one PUT /send, per message")
 async def run(options: BenchOptions) -> list[Comparison]:
@@ -80,19 +91,13 @@ async def run(options: BenchOptions) -> list[Comparison]:
             f"{N_EVENTS} x (make_pdu + send_pdu)",
             notes="ratio < 1: make+send is slower; target 0.67 (1.5x)",
         )
-        for round_number in range(options.rounds + 1):
-            start = time.perf_counter()
-            for i in range(N_EVENTS):
-                await bench.send(f"send {round_number}.{i}")
-            sends = time.perf_counter() - start
-            start = time.perf_counter()
-            for i in range(N_EVENTS):
-                await bench.make_and_send(f"pdu {round_number}.{i}")
-            pdus = time.perf_counter() - start
-            if round_number == 0:
-                continue  # warm-up
-            comparison.baseline_seconds.append(sends)
-            comparison.candidate_seconds.append(pdus)
+
+        async def one_round(round_number: int) -> list[tuple[float, float]]:
+            sends = await timed(bench.send_all(round_number))
+            pdus = await timed(bench.make_and_send_all(round_number))
+            return [(sends, pdus)]
+
+        await run_rounds(options.rounds, [comparison], one_round)
         return [comparison]
     finally:
         await hs.stop()
