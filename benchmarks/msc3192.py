@@ -30,6 +30,7 @@ from twisted.internet import defer
 
 from benchmarks import BenchOptions, Comparison, register
 from benchmarks._lan_remotes import MODULE as LAN_MODULE
+from benchmarks._rooms import private_room
 from benchmarks._timing import run_rounds, timed
 from tests.e2e.client import JsonClient
 from tests.e2e.homeserver import (
@@ -142,14 +143,8 @@ async def run(options: BenchOptions) -> list[Comparison]:
     )
     try:
         user = await hs.register_user(client, "bench", admin=True)
-        status, body = await client.post_json(
-            hs.client_url + "/_matrix/client/v3/createRoom",
-            {"preset": "private_chat"},
-            access_token=user.access_token,
-        )
-        if status != 200:
-            raise RuntimeError(f"createRoom: {status} {body}")
-        bench = Bench(hs, client, user.access_token, body["room_id"])
+        room_id = await private_room(client, hs, user.access_token)
+        bench = Bench(hs, client, user.access_token, room_id)
 
         state = Comparison(
             f"{N_EVENTS} state events",
@@ -171,7 +166,6 @@ async def run(options: BenchOptions) -> list[Comparison]:
             f"{N_EVENTS} sequential PUT /state/m.room.member",
             f"one batch_state of {N_EVENTS} bans",
         )
-        room_id = bench.room_id
 
         async def one_round(round_number: int) -> list[tuple[float, float]]:
             tag = f"r{round_number}"
@@ -312,14 +306,8 @@ async def remote_invite_rounds(
     """New invitees every round (half on each of two servers, interleaved),
     alternating one by one and one batch."""
     owner = await inviting.register_user(client, "bench", admin=True)
-    status, body = await client.post_json(
-        inviting.client_url + "/_matrix/client/v3/createRoom",
-        {"preset": "private_chat"},
-        access_token=owner.access_token,
-    )
-    if status != 200:
-        raise RuntimeError(f"createRoom: {status} {body}")
-    bench = Bench(inviting, client, owner.access_token, body["room_id"])
+    room_id = await private_room(client, inviting, owner.access_token)
+    bench = Bench(inviting, client, owner.access_token, room_id)
     row = Comparison(
         f"{N_EVENTS} remote invites, {remotes}",
         f"{N_EVENTS} sequential PUT /state/m.room.member",

@@ -11,6 +11,7 @@ means make+send is slower (0.67 is the issue's target of 1.5x).
 from urllib.parse import quote
 
 from benchmarks import BenchOptions, Comparison, register
+from benchmarks._rooms import private_room
 from benchmarks._timing import run_rounds, timed
 from tests.e2e.client import JsonClient
 from tests.e2e.homeserver import Homeserver, start_homeserver
@@ -77,14 +78,8 @@ async def run(options: BenchOptions) -> list[Comparison]:
     hs = await start_homeserver(None, database=options.new_database())
     try:
         user = await hs.register_user(client, "bench")
-        status, body = await client.post_json(
-            hs.client_url + "/_matrix/client/v3/createRoom",
-            {"preset": "private_chat"},
-            access_token=user.access_token,
-        )
-        if status != 200:
-            raise RuntimeError(f"createRoom: {status} {body}")
-        bench = Bench(hs, client, user.access_token, body["room_id"])
+        room_id = await private_room(client, hs, user.access_token)
+        bench = Bench(hs, client, user.access_token, room_id)
         comparison = Comparison(
             f"{N_EVENTS} messages",
             f"{N_EVENTS} x PUT /send",
