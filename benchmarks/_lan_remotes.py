@@ -8,7 +8,8 @@ a fixed delay, as servers on other machines of a LAN would give them:
 
 - ``PUT /invite`` (v2): the event, signed by that server with a real ed25519 key,
   as a homeserver signs an invite it accepts;
-- ``GET /query/profile``: a display name, and no avatar.
+- ``GET /query/profile`` (the whole profile, or one field): a display name, and
+  no avatar.
 
 So the benchmark measures the inviting server's own work, plus a LAN's latency
 for each request it makes, with no other homeserver competing for the machine's
@@ -73,7 +74,8 @@ class LanRemotes:
                 )
                 return answer
             await wait()
-            if args.get("field") == "displayname":
+            # The whole profile (no ``field``), or the display name alone.
+            if args.get("field") in (None, "displayname"):
                 return {"displayname": args["user_id"][1:].split(":")[0]}
             return {}
 

@@ -22,7 +22,6 @@ so that both see a room of the same size. The first round warms caches and is no
 counted.
 """
 
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -31,6 +30,8 @@ from twisted.internet import defer
 
 from benchmarks import BenchOptions, Comparison, register
 from benchmarks._lan_remotes import MODULE as LAN_MODULE
+from benchmarks._rooms import private_room
+from benchmarks._timing import run_rounds, timed
 from tests.e2e.client import JsonClient
 from tests.e2e.homeserver import (
     Homeserver,
@@ -131,13 +132,6 @@ async def join_all(
             raise RuntimeError(f"join: {status} {body}")
 
 
-async def timed(work: Awaitable[None]) -> float:
-    """Seconds to run ``work``: a coroutine runs only once awaited."""
-    start = time.perf_counter()
-    await work
-    return time.perf_counter() - start
-
-
 @register(
     "msc3192",
     "50 x PUT /state vs one batch_state, for state, invites, kicks and bans",
@@ -149,14 +143,8 @@ async def run(options: BenchOptions) -> list[Comparison]:
     )
     try:
         user = await hs.register_user(client, "bench", admin=True)
-        status, body = await client.post_json(
-            hs.client_url + "/_matrix/client/v3/createRoom",
-            {"preset": "private_chat"},
-            access_token=user.access_token,
-        )
-        if status != 200:
-            raise RuntimeError(f"createRoom: {status} {body}")
-        bench = Bench(hs, client, user.access_token, body["room_id"])
+        room_id = await private_room(client, hs, user.access_token)
+        bench = Bench(hs, client, user.access_token, room_id)
 
         state = Comparison(
             f"{N_EVENTS} state events",
@@ -178,8 +166,8 @@ async def run(options: BenchOptions) -> list[Comparison]:
             f"{N_EVENTS} sequential PUT /state/m.room.member",
             f"one batch_state of {N_EVENTS} bans",
         )
-        room_id = bench.room_id
-        for round_number in range(options.rounds + 1):
+
+        async def one_round(round_number: int) -> list[tuple[float, float]]:
             tag = f"r{round_number}"
             single_state = await timed(bench.one_by_one(state_items(f"{tag}s")))
             batch_state = await timed(bench.batch(state_items(f"{tag}b")))
@@ -204,16 +192,14 @@ async def run(options: BenchOptions) -> list[Comparison]:
                 bench.one_by_one(ban_items(f"{tag}s", hs.server_name))
             )
             batch_bans = await timed(bench.batch(ban_items(f"{tag}b", hs.server_name)))
-            if round_number == 0:
-                continue  # warm-up
-            for row, baseline, candidate in (
-                (state, single_state, batch_state),
-                (invites, single_invites, batch_invites),
-                (kicks, single_kicks, batch_kicks),
-                (bans, single_bans, batch_bans),
-            ):
-                row.baseline_seconds.append(baseline)
-                row.candidate_seconds.append(candidate)
+            return [
+                (single_state, batch_state),
+                (single_invites, batch_invites),
+                (single_kicks, batch_kicks),
+                (single_bans, batch_bans),
+            ]
+
+        await run_rounds(options.rounds, [state, invites, kicks, bans], one_round)
     finally:
         await hs.stop()
     try:
@@ -320,27 +306,21 @@ async def remote_invite_rounds(
     """New invitees every round (half on each of two servers, interleaved),
     alternating one by one and one batch."""
     owner = await inviting.register_user(client, "bench", admin=True)
-    status, body = await client.post_json(
-        inviting.client_url + "/_matrix/client/v3/createRoom",
-        {"preset": "private_chat"},
-        access_token=owner.access_token,
-    )
-    if status != 200:
-        raise RuntimeError(f"createRoom: {status} {body}")
-    bench = Bench(inviting, client, owner.access_token, body["room_id"])
+    room_id = await private_room(client, inviting, owner.access_token)
+    bench = Bench(inviting, client, owner.access_token, room_id)
     row = Comparison(
         f"{N_EVENTS} remote invites, {remotes}",
         f"{N_EVENTS} sequential PUT /state/m.room.member",
         f"one batch_state of {N_EVENTS} invites",
     )
-    for round_number in range(options.rounds + 1):
+
+    async def one_round(round_number: int) -> list[tuple[float, float]]:
         tag = f"r{round_number}"
         single_ids = await invitees(f"{tag}s")
         batch_ids = await invitees(f"{tag}b")
         single = await timed(bench.one_by_one(member_items(single_ids, "invite")))
         batch = await timed(bench.batch(member_items(batch_ids, "invite")))
-        if round_number == 0:
-            continue  # warm-up
-        row.baseline_seconds.append(single)
-        row.candidate_seconds.append(batch)
+        return [(single, batch)]
+
+    await run_rounds(options.rounds, [row], one_round)
     return row

@@ -8,10 +8,11 @@ not counted. The ratio printed is ``PUT /send`` time over make+send time: below 
 means make+send is slower (0.67 is the issue's target of 1.5x).
 """
 
-import time
 from urllib.parse import quote
 
 from benchmarks import BenchOptions, Comparison, register
+from benchmarks._rooms import private_room
+from benchmarks._timing import run_rounds, timed
 from tests.e2e.client import JsonClient
 from tests.e2e.homeserver import Homeserver, start_homeserver
 
@@ -59,6 +60,17 @@ class Bench:
         if status != 200:
             raise RuntimeError(f"send_pdu: {status} {answer}")
 
+    async def send_all(self, round_number: int) -> None:
+        """:data:`N_EVENTS` messages with ``PUT /send``, one after the other."""
+        for i in range(N_EVENTS):
+            await self.send(f"send {round_number}.{i}")
+
+    async def make_and_send_all(self, round_number: int) -> None:
+        """:data:`N_EVENTS` messages with make_pdu and send_pdu, one after the
+        other."""
+        for i in range(N_EVENTS):
+            await self.make_and_send(f"pdu {round_number}.{i}")
+
 
 @register("msc4046", "make_pdu + send_pdu vs one PUT /send, per message")
 async def run(options: BenchOptions) -> list[Comparison]:
@@ -66,33 +78,21 @@ async def run(options: BenchOptions) -> list[Comparison]:
     hs = await start_homeserver(None, database=options.new_database())
     try:
         user = await hs.register_user(client, "bench")
-        status, body = await client.post_json(
-            hs.client_url + "/_matrix/client/v3/createRoom",
-            {"preset": "private_chat"},
-            access_token=user.access_token,
-        )
-        if status != 200:
-            raise RuntimeError(f"createRoom: {status} {body}")
-        bench = Bench(hs, client, user.access_token, body["room_id"])
+        room_id = await private_room(client, hs, user.access_token)
+        bench = Bench(hs, client, user.access_token, room_id)
         comparison = Comparison(
             f"{N_EVENTS} messages",
             f"{N_EVENTS} x PUT /send",
             f"{N_EVENTS} x (make_pdu + send_pdu)",
             notes="ratio < 1: make+send is slower; target 0.67 (1.5x)",
         )
-        for round_number in range(options.rounds + 1):
-            start = time.perf_counter()
-            for i in range(N_EVENTS):
-                await bench.send(f"send {round_number}.{i}")
-            sends = time.perf_counter() - start
-            start = time.perf_counter()
-            for i in range(N_EVENTS):
-                await bench.make_and_send(f"pdu {round_number}.{i}")
-            pdus = time.perf_counter() - start
-            if round_number == 0:
-                continue  # warm-up
-            comparison.baseline_seconds.append(sends)
-            comparison.candidate_seconds.append(pdus)
+
+        async def one_round(round_number: int) -> list[tuple[float, float]]:
+            sends = await timed(bench.send_all(round_number))
+            pdus = await timed(bench.make_and_send_all(round_number))
+            return [(sends, pdus)]
+
+        await run_rounds(options.rounds, [comparison], one_round)
         return [comparison]
     finally:
         await hs.stop()

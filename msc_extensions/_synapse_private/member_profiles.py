@@ -25,10 +25,14 @@ What this file relies on:
 6. For users of other servers, those two ask the user's server over federation
    (``make_query``, with ``ignore_backoff``), with no cache: one request each, and
    a server that cannot be reached costs Synapse's retries (seconds).
-   :meth:`MemberProfiles.read_remote` asks for many users at once, each request
-   with a bounded wait (:mod:`.bounded_calls`), and keeps what each answered as
-   ``update_membership`` keeps it: the display name, then the avatar, nothing
-   after the first that fails.
+   ``ProfileHandler.get_profile(user_id, ignore_backoff=True)`` asks once for the
+   whole profile (``/query/profile`` without ``field``; every field the server
+   has, a field it does not have left out) and raises on any failure
+   (``SynapseError``: 502 when unreachable, the remote's error otherwise).
+   :meth:`MemberProfiles.read_remote` asks that for many users at once, each
+   request with a bounded wait (:mod:`.bounded_calls`): one request per user
+   instead of ``update_membership``'s two, and a failed one leaves both fields
+   out.
 """
 
 import logging
@@ -178,22 +182,19 @@ class MemberProfiles:
         async def read_one(user_id: str) -> None:
             target = UserID.from_string(user_id)
             try:
-                displayname = await within(
+                profile = await within(
                     self._clock,
                     timeout_ms,
-                    lambda: self._profile.get_displayname(target),
+                    lambda: self._profile.get_profile(user_id, ignore_backoff=True),
                     what=f"{target.domain} did not answer a profile query",
                 )
-                profiles[user_id] = (displayname, None)
-                avatar_url = await within(
-                    self._clock,
-                    timeout_ms,
-                    lambda: self._profile.get_avatar_url(target),
-                    what=f"{target.domain} did not answer a profile query",
-                )
-                profiles[user_id] = (displayname, avatar_url)
             except Exception as e:
                 logger.info("Failed to get profile information for %r: %s", target, e)
+                return
+            profiles[user_id] = (
+                _text_field(profile, "displayname"),
+                _text_field(profile, "avatar_url"),
+            )
 
         await concurrently(read_one, remote, concurrency)
         return LocalProfiles(read=frozenset(remote), profiles=profiles)
@@ -210,6 +211,13 @@ class MemberProfiles:
                     content["avatar_url"] = avatar_url
         except Exception as e:
             logger.info("Failed to get profile information for %r: %s", target, e)
+
+
+def _text_field(profile: object, name: str) -> str | None:
+    """Field ``name`` of a profile another server answered, if it gave one as a
+    string."""
+    value = profile.get(name) if isinstance(profile, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _fill_in(

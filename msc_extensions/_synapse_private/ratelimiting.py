@@ -11,7 +11,8 @@ What this file relies on:
    (``hs.get_module_api_callbacks().ratelimit``), which see the limiter by ``key``.
 2. The same ``Ratelimiter`` keyed by an arbitrary hashable rather than a user
    (``ratelimit(None, key=...)``), with ``pause=None`` so that it refuses at once
-   rather than delaying the request first.
+   rather than delaying the request first. With no requester it asks neither the
+   per-user overrides nor the module callbacks.
 """
 
 from synapse.api.ratelimiting import Ratelimiter
@@ -21,20 +22,25 @@ from synapse.server import HomeServer
 from msc_extensions._synapse_private.compat import Requester
 
 
+def _ratelimiter(
+    hs: HomeServer, name: str, per_second: float, burst_count: int
+) -> Ratelimiter:
+    """(1) Synapse's limiter named ``name``, with the module rate-limit callbacks."""
+    return Ratelimiter(
+        store=hs.get_datastores().main,
+        clock=hs.get_clock(),
+        cfg=RatelimitSettings(key=name, per_second=per_second, burst_count=burst_count),
+        ratelimit_callbacks=hs.get_module_api_callbacks().ratelimit,
+    )
+
+
 class UserRatelimiter:
     """(1) A named rate limit, one bucket per user."""
 
     def __init__(
         self, hs: HomeServer, name: str, per_second: float, burst_count: int
     ) -> None:
-        self._ratelimiter = Ratelimiter(
-            store=hs.get_datastores().main,
-            clock=hs.get_clock(),
-            cfg=RatelimitSettings(
-                key=name, per_second=per_second, burst_count=burst_count
-            ),
-            ratelimit_callbacks=hs.get_module_api_callbacks().ratelimit,
-        )
+        self._ratelimiter = _ratelimiter(hs, name, per_second, burst_count)
 
     async def ratelimit(self, requester: Requester) -> None:
         """Takes one action; raises ``LimitExceededError`` (429, ``retry_after_ms``)
@@ -49,13 +55,7 @@ class OriginRatelimiter:
     def __init__(
         self, hs: HomeServer, name: str, per_second: float, burst_count: int
     ) -> None:
-        self._ratelimiter = Ratelimiter(
-            store=hs.get_datastores().main,
-            clock=hs.get_clock(),
-            cfg=RatelimitSettings(
-                key=name, per_second=per_second, burst_count=burst_count
-            ),
-        )
+        self._ratelimiter = _ratelimiter(hs, name, per_second, burst_count)
 
     async def ratelimit(self, origin: str) -> None:
         """Takes one request from ``origin``; raises ``LimitExceededError`` (429,

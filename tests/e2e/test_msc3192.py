@@ -213,6 +213,14 @@ class BatchStateE2ETests(_BatchStateClient):
         owner = await pair.a.register_user(self.client, "e2e_inviter")
         local = await pair.a.register_user(self.client, "e2e_local_guest")
         remote = await pair.b.register_user(self.client, "e2e_remote_guest")
+        avatar = "mxc://b.example/e2e_remote_guest"
+        status, body = await self.client.put_json(
+            pair.b.client_url
+            + f"/_matrix/client/v3/profile/{quote(remote.user_id)}/avatar_url",
+            {"avatar_url": avatar},
+            access_token=remote.access_token,
+        )
+        self.assertEqual(status, 200, body)
         room_id = await self.create_room(pair.a, owner.access_token)
 
         status, ids = await self.batch(
@@ -235,6 +243,19 @@ class BatchStateE2ETests(_BatchStateClient):
         )
         self.assertEqual(status, 200, ids)
         self.assertTrue(all(ids), ids)
+        # The invite carries the profile the remote user's server gave.
+        status, member = await self.state(
+            pair.a, room_id, "m.room.member", remote.user_id, owner.access_token
+        )
+        self.assertEqual(status, 200, member)
+        self.assertEqual(
+            member,
+            {
+                "membership": "invite",
+                "displayname": "e2e_remote_guest",
+                "avatar_url": avatar,
+            },
+        )
 
         # The remote user's server holds the invite, and can accept it.
         invited: JsonDict = {}

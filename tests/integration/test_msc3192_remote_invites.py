@@ -50,6 +50,11 @@ class FakeRemoteServers:
         self.silent: set[str] = set()
         self.in_flight = 0
         self.most_in_flight = 0
+        #: (destination, user ID) of every profile query.
+        self.profile_queries: list[tuple[str, str]] = []
+        #: Servers that refuse profile queries, and those whose users have no avatar.
+        self.profiles_refused: set[str] = set()
+        self.without_avatars: set[str] = set()
 
     async def send_invite_v2(
         self, destination: str, room_id: str, event_id: str, content: JsonDict
@@ -92,12 +97,23 @@ class FakeRemoteServers:
     async def make_query(
         self, destination: str, query_type: str, args: JsonDict, **kwargs: Any
     ) -> JsonDict:
+        """A profile query: each user has a display name and an avatar; a query
+        for one ``field`` gets that field only."""
         user_id = args["user_id"]
+        self.profile_queries.append((destination, user_id))
         if destination in self.unreachable:
             raise RequestSendFailed(ConnectionRefusedError(), can_retry=True)
-        if args["field"] == "displayname":
-            return {"displayname": f"name of {user_id}"}
-        return {}
+        if destination in self.profiles_refused:
+            raise HttpResponseException(
+                403,
+                "Forbidden",
+                json.dumps({"errcode": "M_FORBIDDEN", "error": "no lookups"}).encode(),
+            )
+        profile = {"displayname": f"name of {user_id}"}
+        if destination not in self.without_avatars:
+            profile["avatar_url"] = f"mxc://{destination}/avatar"
+        field = args.get("field")
+        return {k: v for k, v in profile.items() if field in (None, k)}
 
 
 class RemoteInvitesBase(BatchStateTestCase):
@@ -168,10 +184,15 @@ class RemoteInvitesTestCase(RemoteInvitesBase):
         # second, not eight.
         self.assertEqual(self.remote.most_in_flight, 3)
         self.assertLess(took, 4.5)
-        # Each invitee's server was asked once, and not again at persist time.
+        # Each invitee's server was asked once, and not again at persist time;
+        # and asked once for the invitee's whole profile.
         self.assertEqual(
             sorted(event_id for _, event_id, _ in self.remote.asked),
             sorted(ids[:1] + ids[2:]),
+        )
+        self.assertEqual(
+            sorted(user_id for _, user_id in self.remote.profile_queries),
+            sorted(remotes),
         )
         # In request order, one chain, each carrying its invitee's signature.
         events = self.room_events()
@@ -187,6 +208,7 @@ class RemoteInvitesTestCase(RemoteInvitesBase):
             if server != "test":
                 self.assertIn(server, signatures_of(event))
                 self.assertEqual(event.content["displayname"], f"name of {user_id}")
+                self.assertEqual(event.content["avatar_url"], f"mxc://{server}/avatar")
 
     def test_a_refusing_server_gives_null_for_its_invitees_only(self) -> None:
         self.remote.refusing.add("no.example")
@@ -243,6 +265,26 @@ class RemoteInvitesTestCase(RemoteInvitesBase):
         self.assertEqual(len(asked_d), 2)
         self.assertEqual(asked_d[-1], events[-1].event_id)
         self.assertIn("yes.example", signatures_of(events[-1]))
+
+    def test_invites_carry_what_the_profile_query_gave(self) -> None:
+        self.remote.profiles_refused.add("private.example")
+        self.remote.without_avatars.add("plain.example")
+        invitees = ["@p:private.example", "@q:plain.example"]
+        code, ids = self.send_batch(list(map(invite, invitees)), "profiles")
+        self.assertEqual(code, 200, ids)
+        self.assertTrue(all(ids), ids)
+        # A refused profile query costs the invite nothing but the profile; a
+        # field the server does not give is left out.
+        self.assertEqual(
+            self.state("m.room.member", "@p:private.example"), {"membership": "invite"}
+        )
+        self.assertEqual(
+            self.state("m.room.member", "@q:plain.example"),
+            {"membership": "invite", "displayname": "name of @q:plain.example"},
+        )
+        self.assertEqual(
+            sorted(user_id for _, user_id in self.remote.profile_queries), invitees
+        )
 
     def test_a_server_that_does_not_answer_in_time_gives_null(self) -> None:
         self.remote.silent.add("slow.example")
