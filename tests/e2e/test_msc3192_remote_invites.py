@@ -18,6 +18,7 @@ from tests.e2e.homeserver import (
     shared_pair,
 )
 from tests.e2e.process import pause
+from tests.e2e.rooms import joined_members
 
 BATCH = "/_matrix/client/unstable/org.matrix.msc3192/rooms/{room}/batch_state/{txn}"
 
@@ -96,6 +97,24 @@ class RemoteInvitesE2ETests(E2ETestCase):
             await pause()
         self.fail(f"{[u.user_id for u in waiting]} never saw {room_id} in {section}")
 
+    async def wait_for_joined(
+        self,
+        hs: Homeserver,
+        room_id: str,
+        viewer: RegisteredUser,
+        users: Sequence[RegisteredUser],
+    ) -> None:
+        """Until ``hs`` lists every one of ``users`` as joined to ``room_id``."""
+        wanted = {user.user_id for user in users}
+        for _ in range(400):
+            joined = await joined_members(self.client, hs, room_id, viewer.access_token)
+            if wanted <= joined:
+                return
+            await pause()
+        self.fail(
+            f"{sorted(wanted - joined)} never joined {room_id} on {hs.server_name}"
+        )
+
     async def test_invite_20_local_and_20_remote_kick_5_and_ban_5(self) -> None:
         pair = await shared_pair("msc3192")
         a, b = pair.a, pair.b
@@ -124,6 +143,11 @@ class RemoteInvitesE2ETests(E2ETestCase):
                 access_token=user.access_token,
             )
             self.assertEqual(status, 200, body)
+        # B's joins reach A in the background: the batch acts on A's view of the
+        # room, so wait until A has them all (a batch sent earlier is built on the
+        # room as A knew it, beside the joins still on their way, as a single
+        # /ban would be).
+        await self.wait_for_joined(a, room_id, owner, members)
 
         kicked = [*members_a[:2], *members_b[:3]]
         banned = [*members_a[2:], *members_b[3:]]
