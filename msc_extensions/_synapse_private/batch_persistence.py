@@ -33,6 +33,13 @@ What this file relies on:
    memberships, the invitee's visibility of its invite, and an invite's stripped
    state, which is non-membership state and the sender's membership. No other
    membership is read there.
+6. ``EventsPersistenceStorageController._get_new_state_after_events``: when the
+   events persisted together move the room from one state group to one that is
+   not a single delta away (the end of a chain), it reads the whole state of the
+   new group (``_get_state_for_groups``), members included, to work out the new
+   current state; a miss walks the chain's deltas in the database. Synapse
+   caches a group's whole state the same way when it reads or stores one in
+   full.
 """
 
 from collections.abc import Collection, Sequence
@@ -96,6 +103,7 @@ class BatchPersistence:
             self._state_store,
         )
         self._prefill_state_group_cache(events_and_context, state_group, state_before)
+        self._prefill_state_after_chain(events_and_context, state_before)
         await self._read_push_rule_inputs(room_id, chain, state_before)
         await self._creation.handle_new_client_event(
             requester,
@@ -202,3 +210,38 @@ class BatchPersistence:
                 continue
             cache.update(cache.sequence, context.state_group, dict(non_member))
             put_members(context.state_group, read_around(index))
+
+    def _prefill_state_after_chain(
+        self,
+        events_and_context: Sequence[EventPersistencePair],
+        state_before: StateMap[str],
+    ) -> None:
+        """(6) Put the whole state after the chain's last event, memberships
+        included, into Synapse's state-group cache: persisting reads it to work
+        out the room's new current state, and the next chain in the room starts
+        from it. One entry, the size of the room's state, which that read would
+        put into the cache itself."""
+        last_group = next(
+            (
+                context.state_group
+                for _, context in reversed(events_and_context)
+                if context.state_group is not None
+            ),
+            None,
+        )
+        if last_group is None:
+            return
+        state = dict(state_before)
+        for event, _ in events_and_context:
+            if event.is_state():
+                state[(event.type, event.state_key)] = event.event_id
+        members = {
+            key: id_ for key, id_ in state.items() if key[0] == EventTypes.Member
+        }
+        non_members = {
+            key: id_ for key, id_ in state.items() if key[0] != EventTypes.Member
+        }
+        members_cache = self._state_store._state_group_members_cache
+        members_cache.update(members_cache.sequence, last_group, members)
+        cache = self._state_store._state_group_cache
+        cache.update(cache.sequence, last_group, non_members)
