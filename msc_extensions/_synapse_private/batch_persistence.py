@@ -40,6 +40,16 @@ What this file relies on:
    current state; a miss walks the chain's deltas in the database. Synapse
    caches a group's whole state the same way when it reads or stores one in
    full.
+7. ``EventContext.state_group_deltas``: ``{(from_group, to_group): delta}``,
+   which ``_get_new_state_after_events`` looks up for the room's old and new
+   state groups (each a single one) before anything else; when it finds the
+   pair, the delta becomes the change to the room's current state, with no
+   read of the old or new state, as for a single event. A chain's contexts
+   hold only the delta of each event from the group before it; the delta from
+   the group the chain starts from to its last group is all of the chain's
+   state, each key at its last event. ``StateStorageController
+   .get_state_group_for_events``: the groups of the chain's prev events,
+   cached since the chain's start read them.
 """
 
 from collections.abc import Collection, Sequence
@@ -73,6 +83,7 @@ class BatchPersistence:
 
     def __init__(self, hs: HomeServer) -> None:
         self._state_store = hs.get_datastores().state
+        self._state_storage = hs.get_storage_controllers().state
         self._push_rule_inputs = cast(_CachedPushRuleInputs, hs.get_datastores().main)
         self._creation = hs.get_event_creation_handler()
         self._is_mine_id = hs.is_mine_id
@@ -104,6 +115,7 @@ class BatchPersistence:
         )
         self._prefill_state_group_cache(events_and_context, state_group, state_before)
         self._prefill_state_after_chain(events_and_context, state_before)
+        await self._record_delta_of_chain(chain, events_and_context)
         await self._read_push_rule_inputs(room_id, chain, state_before)
         await self._creation.handle_new_client_event(
             requester,
@@ -245,3 +257,35 @@ class BatchPersistence:
         members_cache.update(members_cache.sequence, last_group, members)
         cache = self._state_store._state_group_cache
         cache.update(cache.sequence, last_group, non_members)
+
+    async def _record_delta_of_chain(
+        self,
+        chain: Sequence[CreatedEvent],
+        events_and_context: Sequence[EventPersistencePair],
+    ) -> None:
+        """(7) Give the last event's context the delta from the state group of
+        the room's forward extremities the chain was built on to the chain's last
+        group: the chain's state events, each key at its last event. Persisting
+        then updates the room's current state by that delta, as it does after a
+        single event, rather than reading the whole state of the room before and
+        after the chain to compare them.
+
+        Only where those extremities are all in one state group, so that the
+        chain started from exactly that group's state; Synapse uses the delta only
+        if the room's extremities are still in that group when it persists."""
+        last_group = events_and_context[-1][1].state_group
+        prev_groups = await self._state_storage.get_state_group_for_events(
+            chain[0].event.prev_event_ids()
+        )
+        start_groups = set(prev_groups.values())
+        if last_group is None or len(start_groups) != 1:
+            return
+        (start_group,) = start_groups
+        if start_group == last_group:
+            return
+        delta = {
+            (event.type, event.state_key): event.event_id
+            for event, _ in events_and_context
+            if event.is_state()
+        }
+        events_and_context[-1][1].state_group_deltas[(start_group, last_group)] = delta

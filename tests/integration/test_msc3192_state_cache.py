@@ -89,3 +89,45 @@ class StateAfterBatchTestCase(BatchStateTestCase):
         self.assertEqual(stored[("m.room.member", self.mod_id)], body[-1])
         self.assertEqual(stored[("m.room.member", dave)], body[0])
         self.assertIn(("m.room.member", self.admin_id), stored)
+
+    def test_current_state_is_updated_by_the_batch_delta(self) -> None:
+        carol, carol_token = self.register_member("carol")
+        dave, _ = self.register_member("dave")
+        self.helper.join(self.room_id, carol, tok=carol_token)
+        persistence: Any = self.hs.get_storage_controllers().persistence
+        comparisons: list[Any] = []
+        compare = persistence._calculate_state_delta
+
+        async def counting(room_id: str, current_state: Any) -> Any:
+            comparisons.append(room_id)
+            return await compare(room_id, current_state)
+
+        with patch.object(persistence, "_calculate_state_delta", counting):
+            code, body = self.batch(
+                [
+                    member(dave, "invite"),
+                    {"event_type": "m.room.topic", "content": {"topic": "after"}},
+                    member(carol, "ban"),
+                    member("@spammer:other.example", "ban"),
+                ]
+            )
+        self.assertEqual(code, 200, body)
+        self.assertTrue(all(body), body)
+        # No comparison of the whole state before and after: the delta.
+        self.assertEqual(comparisons, [])
+        # The room's current state, as stored, is the state after the batch.
+        self.store.get_partial_current_state_ids.invalidate_all()
+        current = self.get_success(
+            self.hs.get_storage_controllers().state.get_current_state_ids(self.room_id)
+        )
+        self.assertEqual(dict(current), self.state_of_group(self.extremity_group()))
+        self.assertEqual(current[("m.room.member", dave)], body[0])
+        self.assertEqual(current[("m.room.member", "@spammer:other.example")], body[3])
+        self.assertEqual(current[("m.room.member", carol)], body[2])
+        self.assertEqual(current[("m.room.topic", "")], body[1])
+        self.assertEqual(self.membership(carol), "ban")
+        self.assertEqual(self.state("m.room.topic"), {"topic": "after"})
+
+    def membership(self, user_id: str) -> str | None:
+        content = self.state("m.room.member", user_id)
+        return None if content is None else content["membership"]
