@@ -38,6 +38,8 @@ class BenchOptions:
     rounds: int = 5
     #: Run the homeservers on PostgreSQL rather than SQLite.
     postgres: bool = False
+    #: Skip the rows that need more than one homeserver.
+    local_only: bool = False
 
     @property
     def database_label(self) -> str:

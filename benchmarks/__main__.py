@@ -1,4 +1,4 @@
-"""``python -m benchmarks [NAME ...] [--rounds N] [--postgres]``."""
+"""``python -m benchmarks [NAME ...] [--rounds N] [--postgres] [--local-only]``."""
 
 import argparse
 import sys
@@ -29,6 +29,11 @@ def parse_args(
         action="store_true",
         help="run on a throwaway PostgreSQL cluster rather than SQLite",
     )
+    parser.add_argument(
+        "--local-only",
+        action="store_true",
+        help="skip the rows that need more than one homeserver",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.names) - set(benchmarks)
     if unknown:
@@ -40,7 +45,9 @@ async def run(argv: Sequence[str]) -> None:
     benchmarks = discover()
     args = parse_args(argv, benchmarks)
     selected = [benchmarks[name] for name in args.names or benchmarks]
-    options = BenchOptions(rounds=args.rounds, postgres=args.postgres)
+    options = BenchOptions(
+        rounds=args.rounds, postgres=args.postgres, local_only=args.local_only
+    )
     for benchmark in selected:
         rows = await benchmark.run(options)
         print(format_table(benchmark.name, options, rows), flush=True)

@@ -203,7 +203,7 @@ async def run(options: BenchOptions) -> list[Comparison]:
     finally:
         await hs.stop()
     try:
-        remote = await remote_invites(options, client)
+        remote = [] if options.local_only else await remote_invites(options, client)
     finally:
         await client.close()
     return [state, invites, kicks, bans, *remote]

@@ -33,6 +33,23 @@ What this file relies on:
    memberships, the invitee's visibility of its invite, and an invite's stripped
    state, which is non-membership state and the sender's membership. No other
    membership is read there.
+6. ``EventsPersistenceStorageController._get_new_state_after_events``: when the
+   events persisted together move the room from one state group to one that is
+   not a single delta away (the end of a chain), it reads the whole state of the
+   new group (``_get_state_for_groups``), members included, to work out the new
+   current state; a miss walks the chain's deltas in the database. Synapse
+   caches a group's whole state the same way when it reads or stores one in
+   full.
+7. ``EventContext.state_group_deltas``: ``{(from_group, to_group): delta}``,
+   which ``_get_new_state_after_events`` looks up for the room's old and new
+   state groups (each a single one) before anything else; when it finds the
+   pair, the delta becomes the change to the room's current state, with no
+   read of the old or new state, as for a single event. A chain's contexts
+   hold only the delta of each event from the group before it; the delta from
+   the group the chain starts from to its last group is all of the chain's
+   state, each key at its last event. ``StateStorageController
+   .get_state_group_for_events``: the groups of the chain's prev events,
+   cached since the chain's start read them.
 """
 
 from collections.abc import Collection, Sequence
@@ -66,6 +83,7 @@ class BatchPersistence:
 
     def __init__(self, hs: HomeServer) -> None:
         self._state_store = hs.get_datastores().state
+        self._state_storage = hs.get_storage_controllers().state
         self._push_rule_inputs = cast(_CachedPushRuleInputs, hs.get_datastores().main)
         self._creation = hs.get_event_creation_handler()
         self._is_mine_id = hs.is_mine_id
@@ -96,6 +114,8 @@ class BatchPersistence:
             self._state_store,
         )
         self._prefill_state_group_cache(events_and_context, state_group, state_before)
+        self._prefill_state_after_chain(events_and_context, state_before)
+        await self._record_delta_of_chain(chain, events_and_context)
         await self._read_push_rule_inputs(room_id, chain, state_before)
         await self._creation.handle_new_client_event(
             requester,
@@ -202,3 +222,70 @@ class BatchPersistence:
                 continue
             cache.update(cache.sequence, context.state_group, dict(non_member))
             put_members(context.state_group, read_around(index))
+
+    def _prefill_state_after_chain(
+        self,
+        events_and_context: Sequence[EventPersistencePair],
+        state_before: StateMap[str],
+    ) -> None:
+        """(6) Put the whole state after the chain's last event, memberships
+        included, into Synapse's state-group cache: persisting reads it to work
+        out the room's new current state, and the next chain in the room starts
+        from it. One entry, the size of the room's state, which that read would
+        put into the cache itself."""
+        last_group = next(
+            (
+                context.state_group
+                for _, context in reversed(events_and_context)
+                if context.state_group is not None
+            ),
+            None,
+        )
+        if last_group is None:
+            return
+        state = dict(state_before)
+        for event, _ in events_and_context:
+            if event.is_state():
+                state[(event.type, event.state_key)] = event.event_id
+        members = {
+            key: id_ for key, id_ in state.items() if key[0] == EventTypes.Member
+        }
+        non_members = {
+            key: id_ for key, id_ in state.items() if key[0] != EventTypes.Member
+        }
+        members_cache = self._state_store._state_group_members_cache
+        members_cache.update(members_cache.sequence, last_group, members)
+        cache = self._state_store._state_group_cache
+        cache.update(cache.sequence, last_group, non_members)
+
+    async def _record_delta_of_chain(
+        self,
+        chain: Sequence[CreatedEvent],
+        events_and_context: Sequence[EventPersistencePair],
+    ) -> None:
+        """(7) Give the last event's context the delta from the state group of
+        the room's forward extremities the chain was built on to the chain's last
+        group: the chain's state events, each key at its last event. Persisting
+        then updates the room's current state by that delta, as it does after a
+        single event, rather than reading the whole state of the room before and
+        after the chain to compare them.
+
+        Only where those extremities are all in one state group, so that the
+        chain started from exactly that group's state; Synapse uses the delta only
+        if the room's extremities are still in that group when it persists."""
+        last_group = events_and_context[-1][1].state_group
+        prev_groups = await self._state_storage.get_state_group_for_events(
+            chain[0].event.prev_event_ids()
+        )
+        start_groups = set(prev_groups.values())
+        if last_group is None or len(start_groups) != 1:
+            return
+        (start_group,) = start_groups
+        if start_group == last_group:
+            return
+        delta = {
+            (event.type, event.state_key): event.event_id
+            for event, _ in events_and_context
+            if event.is_state()
+        }
+        events_and_context[-1][1].state_group_deltas[(start_group, last_group)] = delta
