@@ -22,7 +22,8 @@ From the server itself: the module's own work per request (its histogram
 listener: access checks, cache and computation, without the X-Matrix
 authentication), the request's time from the access log ("Processed request",
 which excludes sending), the longest gap between reactor ticks during
-this ``/state`` (:mod:`benchmarks._reactor_probe`), and the peak growth of the
+this ``/state`` and the longest garbage collection pass in it
+(:mod:`benchmarks._reactor_probe`), and the peak growth of the
 process's resident memory during it (``VmHWM`` after, less ``VmRSS`` before, with
 the peak reset through ``/proc/<pid>/clear_refs``).
 
@@ -153,12 +154,13 @@ async def fill_room(
             raise RuntimeError(f"batch_state: {status} {body}")
 
 
-async def reactor_gap_ms(client: JsonClient, a: Homeserver) -> float:
+async def reactor_probe(client: JsonClient, a: Homeserver) -> dict[str, float]:
+    """The longest reactor gap and garbage collection since the last call."""
     status, body = await client.get_json(a.client_url + "/_synapse/reactor_probe")
     if status != 200:
         raise RuntimeError(f"reactor probe: {status} {body}")
-    gap: float = body["max_gap_ms"]
-    return gap
+    probed: dict[str, float] = body
+    return probed
 
 
 def ms(seconds: list[float], digits: int = 1) -> str:
@@ -171,6 +173,7 @@ class OursMeasured:
     handler_seconds: float
     module_seconds: float
     reactor_gap_ms: float
+    longest_gc: str
     memory_growth_kb: int
     pdus: int
 
@@ -179,18 +182,19 @@ async def measure_ours(
     client: JsonClient, origin: Origin, a: Homeserver, path: str
 ) -> OursMeasured:
     """One uncached request of this /state, with the server's own figures."""
-    await reactor_gap_ms(client, a)
+    await reactor_probe(client, a)
     module_before = await answer_seconds_sum(client, origin.metrics_url)
     rss_before = reset_peak_memory(a.process.pid)
     seconds, tagged, body = await origin.get(path)
     peak = _status_kb(a.process.pid, "VmHWM")
-    gap = await reactor_gap_ms(client, a)
+    probed = await reactor_probe(client, a)
     module_after = await answer_seconds_sum(client, origin.metrics_url)
     return OursMeasured(
         seconds,
         handler_seconds(a, tagged),
         module_after - module_before,
-        gap,
+        probed["max_gap_ms"],
+        f"{probed['max_gc_ms']:.0f} ms, generation {probed['max_gc_generation']:.0f}",
         max(0, peak - rss_before),
         len(body["pdus"]),
     )
@@ -282,7 +286,8 @@ async def measure_room(
                 f"repeats {repeat.candidate_seconds[-1] * 1000:.0f} / "
                 f"{repeat.baseline_seconds[-1] * 1000:.0f} ms, "
                 f"state_ids {ids.candidate_seconds[-1] * 1000:.0f} ms, "
-                f"max reactor gap {gaps[-1]:.0f} ms",
+                f"max reactor gap {gaps[-1]:.0f} ms "
+                f"(longest garbage collection {ours.longest_gc})",
                 flush=True,
             )
     module_share = statistics.median(module_repeat) / statistics.median(module_uncached)
