@@ -85,8 +85,9 @@ __all__ = ["PduJson", "StoredPdus"]
 #: stays at a few milliseconds.
 EVENTS_PER_READ = 1000
 
-#: Events that Synapse's ``get_events`` makes at a time, on the reactor: 200 keep
-#: that step well under 100 ms on a loaded machine.
+#: Events left to Synapse's ``get_events`` after their rows were read (rejected,
+#: redacted, ...), made by it at a time, on the reactor: 200 keep that step well
+#: under 100 ms on a loaded machine.
 EVENTS_PER_SYNAPSE_READ = 200
 
 #: The fields of ``unsigned`` that a stored event may hold for its stored JSON to
@@ -146,22 +147,22 @@ class StoredPdus:
             cached = await self._store._get_events_from_cache(
                 batch, update_metrics=False
             )
-            uncached = [event_id for event_id in batch if event_id not in cached]
-            rows = await self._db_pool.runInteraction(
-                "msc_extensions_stored_pdus", self._store._fetch_event_rows, uncached
+            from_rows = await self._from_rows(
+                [event_id for event_id in batch if event_id not in cached]
             )
-            from_rows = await defer_to_thread(self._reactor, _make_pdus, uncached, rows)
-            del rows
             made.update(from_rows.pdus)
             auth_event_ids |= from_rows.auth_event_ids
-            left = {*cached, *from_rows.left_to_synapse}
-            for synapse_batch in _batches(
-                [event_id for event_id in batch if event_id in left],
-                EVENTS_PER_SYNAPSE_READ,
-            ):
-                events = await self._store.get_events_as_list(synapse_batch)
-                pdus = await defer_to_thread(self._reactor, _encode_events, events)
-                made.update(pdus)
+            # Events the cache holds come from there in one go; rows left to
+            # Synapse are made by it on the reactor, a few at a time.
+            events = await self._store.get_events_as_list(
+                [event_id for event_id in batch if event_id in cached]
+            )
+            for left in _batches(from_rows.left_to_synapse, EVENTS_PER_SYNAPSE_READ):
+                events += await self._store.get_events_as_list(left)
+            if events:
+                made.update(
+                    await defer_to_thread(self._reactor, _encode_events, events)
+                )
                 auth_event_ids.update(_auth_events_of(events))
         return PduJson(
             pdus={
@@ -169,6 +170,18 @@ class StoredPdus:
             },
             auth_event_ids=frozenset(auth_event_ids),
         )
+
+    async def _from_rows(self, event_ids: Sequence[str]) -> _RowsMade:
+        """(2, 3) The events read as rows and made on a thread."""
+        if not event_ids:
+            return _RowsMade(pdus={}, auth_event_ids=set(), left_to_synapse=[])
+        rows = await self._db_pool.runInteraction(
+            "msc_extensions_stored_pdus", self._store._fetch_event_rows, event_ids
+        )
+        made: _RowsMade = await defer_to_thread(
+            self._reactor, _make_pdus, event_ids, rows
+        )
+        return made
 
 
 def _make_pdus(event_ids: Collection[str], rows: Mapping[str, Any]) -> _RowsMade:
