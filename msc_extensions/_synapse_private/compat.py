@@ -266,11 +266,22 @@ def invite_rule_account_data_types(hs: HomeServer) -> tuple[str, ...]:
 def row_may_be_redacted(row: Any) -> bool:
     """Whether an event row of ``_fetch_event_rows`` names any event that may
     redact it."""
-    names = [field.name for field in attr.fields(type(row))]
-    redaction_fields = [name for name in names if "redactions" in name]
+    row_class = type(row)
+    redaction_fields = _REDACTION_FIELDS.get(row_class)
+    if redaction_fields is None:
+        # Read once per class, not once per row (a large room's state is tens of
+        # thousands of rows).
+        redaction_fields = tuple(
+            field.name for field in attr.fields(row_class) if "redactions" in field.name
+        )
+        _REDACTION_FIELDS[row_class] = redaction_fields
     if not redaction_fields:
         return True
     return any(getattr(row, name) for name in redaction_fields)
+
+
+#: The redaction fields of each event row class seen.
+_REDACTION_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 # (10)

@@ -34,7 +34,8 @@ What this file relies on:
 5. ``synapse.federation.units.serialize_and_filter_pdus`` and
    ``filter_pdus_for_valid_depth``, ``json_encoder`` and ``defer_to_thread``: as
    Synapse's own ``/state`` turns events into PDU JSON (dropping those with a depth
-   outside canonical JSON's range), on a thread.
+   outside canonical JSON's range), on a thread; ``synapse.util.iterutils.batch_iter``
+   for the batches.
 6. What Synapse stores in ``event_json.json`` is the event's PDU as it serves it
    (``get_pdu_json`` of an event made from that row gives it back), as long as
    ``unsigned`` holds only :data:`UNSIGNED_AS_STORED`; and an event's ID in room
@@ -52,7 +53,7 @@ What this file relies on:
 import hashlib
 import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import attr
 from canonicaljson import encode_canonical_json
@@ -70,6 +71,7 @@ from synapse.federation.units import (
 from synapse.logging.context import defer_to_thread
 from synapse.server import HomeServer
 from synapse.types import JsonDict
+from synapse.util.iterutils import batch_iter
 from synapse.util.json import json_encoder
 from unpaddedbase64 import encode_base64
 
@@ -106,8 +108,6 @@ _EVENT_ID_ENCODINGS = {
     EventFormatVersions.ROOM_V11_HYDRA_PLUS: True,
 }
 
-T = TypeVar("T")
-
 
 @attr.s(frozen=True, slots=True, auto_attribs=True)
 class PduJson:
@@ -143,7 +143,7 @@ class StoredPdus:
     async def read(self, event_ids: Sequence[str]) -> PduJson:
         made: dict[str, bytes] = {}
         auth_event_ids: set[str] = set()
-        for batch in _batches(event_ids, EVENTS_PER_READ):
+        for batch in batch_iter(event_ids, EVENTS_PER_READ):
             cached = await self._store._get_events_from_cache(
                 batch, update_metrics=False
             )
@@ -157,7 +157,7 @@ class StoredPdus:
             events = await self._store.get_events_as_list(
                 [event_id for event_id in batch if event_id in cached]
             )
-            for left in _batches(from_rows.left_to_synapse, EVENTS_PER_SYNAPSE_READ):
+            for left in batch_iter(from_rows.left_to_synapse, EVENTS_PER_SYNAPSE_READ):
                 events += await self._store.get_events_as_list(left)
             if events:
                 made.update(
@@ -211,8 +211,7 @@ def _make_pdus(event_ids: Collection[str], rows: Mapping[str, Any]) -> _RowsMade
         if event is None:
             made.left_to_synapse.append(event_id)
             continue
-        for pdu in serialize_and_filter_pdus([event]):
-            made.pdus[event_id] = json_encoder.encode(pdu).encode("utf-8")
+        made.pdus.update(_encode_events([event]))
         made.auth_event_ids.update(event.auth_event_ids())
     return made
 
@@ -304,7 +303,8 @@ def _event_from_row(
 
 
 def _encode_events(events: Sequence[EventBase]) -> dict[str, bytes]:
-    """(5) On a thread: events made by Synapse, as PDU JSON."""
+    """(5) On a thread: events as Synapse's ``/state`` serialises them, as PDU
+    JSON (those of an invalid depth left out)."""
     pdus: dict[str, bytes] = {}
     for event in events:
         for pdu in serialize_and_filter_pdus([event]):
@@ -315,8 +315,3 @@ def _encode_events(events: Sequence[EventBase]) -> dict[str, bytes]:
 def _auth_events_of(events: Sequence[EventBase]) -> Iterator[str]:
     for event in events:
         yield from event.auth_event_ids()
-
-
-def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
