@@ -50,6 +50,9 @@ What this file relies on:
    state, each key at its last event. ``StateStorageController
    .get_state_group_for_events``: the groups of the chain's prev events,
    cached since the chain's start read them.
+8. The push-rule evaluator's staging of each event's notifications, one
+   transaction per event that notifies anyone: :mod:`.push_action_staging`
+   writes those of the chain in one transaction instead.
 """
 
 from collections.abc import Collection, Sequence
@@ -62,6 +65,7 @@ from synapse.types import StateMap, UserID
 
 from msc_extensions._synapse_private.compat import Requester
 from msc_extensions._synapse_private.event_creation import CreatedEvent
+from msc_extensions._synapse_private.push_action_staging import PushActionStaging
 
 #: The most non-membership state entries per group put in Synapse's state-group
 #: cache after a batch (see :meth:`BatchPersistence._prefill_state_group_cache`).
@@ -87,6 +91,7 @@ class BatchPersistence:
         self._push_rule_inputs = cast(_CachedPushRuleInputs, hs.get_datastores().main)
         self._creation = hs.get_event_creation_handler()
         self._is_mine_id = hs.is_mine_id
+        self._push_actions = PushActionStaging.of(hs)
 
     async def persist(
         self,
@@ -103,7 +108,8 @@ class BatchPersistence:
         membership path does.
 
         The per-event message rate limit is off: 50 events in one request would
-        meet it, so the caller rate-limits the request as a whole.
+        meet it, so the caller rate-limits the request as a whole. The chain's
+        notifications are staged in one transaction (6).
         """
         events_and_context: list[
             EventPersistencePair
@@ -117,12 +123,14 @@ class BatchPersistence:
         self._prefill_state_after_chain(events_and_context, state_before)
         await self._record_delta_of_chain(chain, events_and_context)
         await self._read_push_rule_inputs(room_id, chain, state_before)
-        await self._creation.handle_new_client_event(
-            requester,
-            events_and_context=events_and_context,
-            extra_users=[UserID.from_string(user_id) for user_id in extra_users],
-            ratelimit=False,
-        )
+        chain_ids = [event.event_id for event, _ in events_and_context]
+        with self._push_actions.grouped(chain_ids):
+            await self._creation.handle_new_client_event(
+                requester,
+                events_and_context=events_and_context,
+                extra_users=[UserID.from_string(user_id) for user_id in extra_users],
+                ratelimit=False,
+            )
 
     async def _read_push_rule_inputs(
         self, room_id: str, chain: Sequence[CreatedEvent], state_before: StateMap[str]
