@@ -19,8 +19,8 @@ What this file relies on:
    event (``BulkPushRuleEvaluator._get_rules_for_event`` and
    ``_action_for_event_by_user``): for a membership event that another user
    sends about a user of this server, it reads whether that target is joined
-   (``check_local_user_in_room``, not cached), the target's push rules if so or
-   if invited (``DataStore.get_push_rules_for_user``, through its
+   (``check_local_user_in_room``; see 8), the target's push rules if so or if
+   invited (``DataStore.get_push_rules_for_user``, through its
    ``@cachedList`` ``bulk_get_push_rules``, two database transactions a user),
    and then the target's profile in the room
    (``get_user_in_room_with_profile``, through its ``@cachedList``
@@ -50,9 +50,11 @@ What this file relies on:
    state, each key at its last event. ``StateStorageController
    .get_state_group_for_events``: the groups of the chain's prev events,
    cached since the chain's start read them.
-8. The push-rule evaluator's staging of each event's notifications, one
-   transaction per event that notifies anyone: :mod:`.push_action_staging`
-   writes those of the chain in one transaction instead.
+8. The push-rule evaluator that ``handle_new_client_event`` runs reads, for
+   each membership target of this server, whether the target is joined, and
+   stages each event's notifications in a transaction of its own:
+   :mod:`.batch_push_evaluation` answers the first from Synapse's cache and
+   writes the chain's notifications in one transaction.
 """
 
 from collections.abc import Collection, Sequence
@@ -63,9 +65,9 @@ from synapse.events.snapshot import EventPersistencePair, UnpersistedEventContex
 from synapse.server import HomeServer
 from synapse.types import StateMap, UserID
 
+from msc_extensions._synapse_private.batch_push_evaluation import BatchPushEvaluation
 from msc_extensions._synapse_private.compat import Requester
 from msc_extensions._synapse_private.event_creation import CreatedEvent
-from msc_extensions._synapse_private.push_action_staging import PushActionStaging
 
 #: The most non-membership state entries per group put in Synapse's state-group
 #: cache after a batch (see :meth:`BatchPersistence._prefill_state_group_cache`).
@@ -91,7 +93,7 @@ class BatchPersistence:
         self._push_rule_inputs = cast(_CachedPushRuleInputs, hs.get_datastores().main)
         self._creation = hs.get_event_creation_handler()
         self._is_mine_id = hs.is_mine_id
-        self._push_actions = PushActionStaging.of(hs)
+        self._push_evaluation = BatchPushEvaluation.of(hs)
 
     async def persist(
         self,
@@ -109,7 +111,7 @@ class BatchPersistence:
 
         The per-event message rate limit is off: 50 events in one request would
         meet it, so the caller rate-limits the request as a whole. The chain's
-        notifications are staged in one transaction (6).
+        notifications are worked out as a batch (8).
         """
         events_and_context: list[
             EventPersistencePair
@@ -124,7 +126,7 @@ class BatchPersistence:
         await self._record_delta_of_chain(chain, events_and_context)
         await self._read_push_rule_inputs(room_id, chain, state_before)
         chain_ids = [event.event_id for event, _ in events_and_context]
-        with self._push_actions.grouped(chain_ids):
+        with self._push_evaluation.grouped(chain_ids):
             await self._creation.handle_new_client_event(
                 requester,
                 events_and_context=events_and_context,

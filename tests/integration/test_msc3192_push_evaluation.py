@@ -1,6 +1,7 @@
-"""MSC3192: the notifications of a batch's events are staged in one database
-transaction, and nothing else changes: who is notified, what a failure leaves
-behind, and the notifications of other requests running at the same time."""
+"""MSC3192: Synapse's push-rule evaluator runs over a batch's events with one
+staging transaction and no per-target membership read, and nothing else changes:
+who is notified, what a failure leaves behind, and the notifications of other
+requests running at the same time."""
 
 from typing import Any
 from unittest.mock import patch
@@ -12,8 +13,11 @@ from twisted.internet import defer
 from msc_extensions.msc3192.items import BatchItem
 from tests.integration.test_msc3192_member_rules import MemberRulesBase, member
 
+#: The transaction of Synapse's ``check_local_user_in_room``.
+MEMBERSHIP_READ = "get_local_current_membership_for_user_in_room"
 
-class PushStagingTestCase(MemberRulesBase):
+
+class BatchPushEvaluationTestCase(MemberRulesBase):
     """Invites in a batch (``batch_room``) against single invites
     (``single_room``)."""
 
@@ -69,12 +73,99 @@ class PushStagingTestCase(MemberRulesBase):
         invitees = self.invitees(10, "inv")
         items = [member(user_id, "invite") for user_id, _ in invitees]
         names = self.transactions_during(lambda: self.get_success(self.apply(items)))
-        # Synapse's own path stages one transaction per invitee.
+        # Synapse's own path stages one transaction per invitee, and reads each
+        # invitee's membership (see the single invites below).
         self.assertEqual(names.count("add_push_actions_to_staging"), 0, names)
+        self.assertEqual(names.count(MEMBERSHIP_READ), 0, names)
         self.assertEqual(names.count("msc_extensions_stage_batch_push_actions"), 1)
         for user_id, token in invitees:
             self.assertEqual(self.notified_of(token, self.batch_room), 1, user_id)
         self.assertEqual(self.staged_rows(), [])
+
+        single_invitees = self.invitees(2, "single")
+        names = self.transactions_during(
+            lambda: self.singles(
+                [member(user_id, "invite") for user_id, _ in single_invitees]
+            )
+        )
+        self.assertEqual(names.count("add_push_actions_to_staging"), 2, names)
+        # Once by the membership handler, once by the evaluator.
+        self.assertEqual(names.count(MEMBERSHIP_READ), 2 * 2, names)
+
+    def test_kicks_and_bans_notify_whom_single_calls_notify(self) -> None:
+        """The joined check decides whose push rules are run for a kick or a
+        ban: a joined target's, not a pre-emptive ban's. With a rule that
+        notifies of every membership event, the kicked and banned members are
+        notified and the invited and unknown users are not, as with single
+        calls."""
+        joined_kicked = self.register_member("joinedkicked")
+        joined_banned = self.register_member("joinedbanned")
+        invited_banned = self.register_member("invitedbanned")
+        stranger_banned = self.register_member("strangerbanned")
+        for _, token in (joined_kicked, joined_banned, invited_banned, stranger_banned):
+            self.notify_of_every_membership_event(token)
+
+        def setup(room_id: str, owner_token: str) -> None:
+            for user_id, token in (joined_kicked, joined_banned):
+                self.helper.invite(room_id, targ=user_id, tok=owner_token)
+                self.helper.join(room_id, user_id, tok=token)
+            self.helper.invite(room_id, targ=invited_banned[0], tok=owner_token)
+
+        self.in_both(setup)
+        before = {
+            (user_id, room_id): self.notified_of(token, room_id)
+            for user_id, token in (
+                joined_kicked,
+                joined_banned,
+                invited_banned,
+                stranger_banned,
+            )
+            for room_id in self.rooms()
+        }
+        items = [
+            member(joined_kicked[0], "leave"),
+            member(joined_banned[0], "ban"),
+            member(invited_banned[0], "ban"),
+            member(stranger_banned[0], "ban"),
+        ]
+        names = self.transactions_during(
+            lambda: self.assert_same_decisions(items, [(True, None)] * len(items))
+        )
+        # Read twice per target by the single calls (see above), never by the
+        # batch.
+        self.assertEqual(names.count(MEMBERSHIP_READ), 2 * len(items), names)
+        expected = {
+            joined_kicked[0]: 1,
+            joined_banned[0]: 1,
+            invited_banned[0]: 0,
+            stranger_banned[0]: 0,
+        }
+        for user_id, token in (
+            joined_kicked,
+            joined_banned,
+            invited_banned,
+            stranger_banned,
+        ):
+            for room_id in self.rooms():
+                self.assertEqual(
+                    self.notified_of(token, room_id) - before[(user_id, room_id)],
+                    expected[user_id],
+                    (user_id, room_id == self.batch_room),
+                )
+
+    def notify_of_every_membership_event(self, token: str) -> None:
+        code, body = self.request_json(
+            "PUT",
+            "/_matrix/client/v3/pushrules/global/override/every.member.event",
+            {
+                "conditions": [
+                    {"kind": "event_match", "key": "type", "pattern": "m.room.member"}
+                ],
+                "actions": ["notify"],
+            },
+            access_token=token,
+        )
+        self.assertEqual(code, 200, body)
 
     def test_a_failure_while_persisting_leaves_nothing_staged(self) -> None:
         invitees = self.invitees(3, "inv")
