@@ -14,7 +14,9 @@ batch's own events:
 - the answers are kept in memory and written together, in one transaction, once
   the evaluator has gone through every event of the batch;
 - the joined check is answered from Synapse's cached list of the room's joined
-  local users, which holds exactly what that check reads.
+  local users, which holds exactly what that check reads, as it is at the time
+  of each check: the push-rule evaluator reads the same list for every event
+  that is not a membership event.
 
 Every other event, of other requests running at the same time included, is
 evaluated and staged as before.
@@ -81,10 +83,14 @@ _COLUMNS = (
     "inserted_ts",
 )
 
-#: While a batch is evaluated (5): the joined local users of its room, by room.
-#: Emptied when the evaluation ends, so a task started during it and still
-#: running afterwards asks the database again.
-_JOINED_DURING_BATCH: ContextVar[dict[str, frozenset[str]] | None] = ContextVar(
+#: A room's joined local users as Synapse's cache returned them (4), with the
+#: same users as a set.
+_JoinedUsers = tuple[Sequence[str], frozenset[str]]
+
+#: While a batch is evaluated (5): the sets made of the joined local users of
+#: its rooms, by room. Emptied when the evaluation ends, so a task started
+#: during it and still running afterwards asks the database again.
+_JOINED_DURING_BATCH: ContextVar[dict[str, _JoinedUsers] | None] = ContextVar(
     "msc_extensions_joined_during_batch", default=None
 )
 
@@ -155,8 +161,8 @@ class BatchPushEvaluation:
 
         async def check_local_user_in_room(user_id: str, room_id: str) -> bool:
             joined = _JOINED_DURING_BATCH.get()
-            if joined is not None and room_id in joined and self._is_mine_id(user_id):
-                return user_id in joined[room_id]
+            if joined is not None and self._is_mine_id(user_id):
+                return user_id in await self._joined_local_users(joined, room_id)
             joined_now: bool = await read_whether_joined(user_id, room_id)
             return joined_now
 
@@ -167,7 +173,7 @@ class BatchPushEvaluation:
             if not batches:
                 await evaluate(events_and_context)
                 return
-            joined = await self._joined_local_users(events_and_context)
+            joined: dict[str, _JoinedUsers] = {}
             evaluating = _JOINED_DURING_BATCH.set(joined)
             try:
                 await evaluate(events_and_context)
@@ -197,15 +203,16 @@ class BatchPushEvaluation:
         return batches
 
     async def _joined_local_users(
-        self, events_and_context: Sequence[EventPersistencePair]
-    ) -> dict[str, frozenset[str]]:
-        """(4) The joined local users of each room of the events, read through
-        Synapse's cache."""
-        rooms = dict.fromkeys(event.room_id for event, _ in events_and_context)
-        return {
-            room_id: frozenset(await self._store.get_local_users_in_room(room_id))
-            for room_id in rooms
-        }
+        self, joined: dict[str, _JoinedUsers], room_id: str
+    ) -> frozenset[str]:
+        """(4) The joined local users of ``room_id`` as Synapse's cache holds
+        them now, as a set made again only when the cache's list is not the one
+        it was made of (the cache was invalidated since)."""
+        users: Sequence[str] = await self._store.get_local_users_in_room(room_id)
+        known = joined.get(room_id)
+        if known is None or known[0] is not users:
+            known = joined[room_id] = (users, frozenset(users))
+        return known[1]
 
     def _row(
         self,

@@ -539,6 +539,21 @@ class BatchStateOnWorkerTests(E2ETestCase):
             self.assertEqual(
                 (status, content.get("membership")), (200, membership), content
             )
+        # The worker staged the invite's notification with the batch's; the main
+        # process moved it into the newcomer's notifications as it persisted.
+        status, notifications = await self.client.get_json(
+            main.client_url + "/_matrix/client/v3/notifications",
+            access_token=newcomer.access_token,
+        )
+        self.assertEqual(status, 200, notifications)
+        self.assertEqual(
+            [
+                (n["room_id"], n["event"]["content"]["membership"])
+                for n in notifications["notifications"]
+            ],
+            [(room_id, "invite")],
+            notifications,
+        )
 
         status, sync = await self.client.get_json(
             elsewhere.client_url + "/_matrix/client/v3/sync",
