@@ -37,7 +37,7 @@ room's name, say): that part of the chain is persisted first
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attr
 from canonicaljson import encode_canonical_json
@@ -103,6 +103,10 @@ class _Chain:
         #: None for the first event: Synapse derives it from the extremities.
         self.depth: int | None = None
         self.events_by_id: dict[str, EventBase] = {}
+        #: How many accepted events :meth:`shows_invitees` has asked about, and
+        #: whether one of them is shown.
+        self._asked = 0
+        self._shown = False
 
     @property
     def events(self) -> list[CreatedEvent]:
@@ -137,6 +141,14 @@ class _Chain:
         self.state[(event.type, event.state_key)] = event.event_id
         self.prev_event_ids = [event.event_id]
         self.depth = event.depth + 1
+
+    def shows_invitees(self, shown: Callable[[EventBase], bool]) -> bool:
+        """Whether an accepted event is ``shown`` to invitees; each event is
+        asked about once, however many invites follow it."""
+        while not self._shown and self._asked < len(self.accepted):
+            self._shown = shown(self.accepted[self._asked].created.event)
+            self._asked += 1
+        return self._shown
 
     def keep_first(self, count: int) -> None:
         """Drop every event after the first ``count``."""
@@ -274,14 +286,13 @@ class StateBatch:
         (the room's name, topic, ...; on its own server's /sync, or sent to its
         server for signing), so an event of the chain that it shows must be
         stored first, as it is when the single calls run one after the other."""
-        if not chain.accepted or not is_invite(item):
+        if not is_invite(item):
             return False
         sender = requester.user.to_string()
-        return any(
-            self._remote_invites.preview_shows(
-                sender, (a.created.event.type, a.created.event.state_key)
+        return chain.shows_invitees(
+            lambda event: self._remote_invites.preview_shows(
+                sender, (event.type, event.state_key)
             )
-            for a in chain.accepted
         )
 
     async def _persist(
